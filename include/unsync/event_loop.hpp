@@ -1,0 +1,53 @@
+#pragma once
+// EventLoop: one thread that runs every unsync coroutine, its timers, and an asio::io_context
+// for I/O. Coroutines resumed from other threads reach it through a multi-producer queue.
+
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include <unsync/export.hpp>
+
+namespace asio {
+class io_context;
+}
+
+namespace unsync {
+
+namespace detail {
+class TaskBase;
+UNSYNC_EXPORT void schedule(TaskBase* task) noexcept;
+}
+
+class UNSYNC_EXPORT EventLoop {
+public:
+    EventLoop();
+    virtual ~EventLoop();
+    EventLoop(const EventLoop&) = delete;
+    EventLoop& operator=(const EventLoop&) = delete;
+
+    // The io_context this loop runs: Asio I/O objects built on it complete on the loop thread.
+    // Include <asio.hpp> (or the parts you use) to work with it.
+    asio::io_context& io_context() noexcept;
+
+    // The id of the loop thread; a default id until start().
+    std::thread::id thread_id() const noexcept;
+    bool in_loop_thread() const noexcept;
+
+    // Starts the loop thread. The runtime calls this once; a second call throws.
+    void start();
+    // Cancels every task still pending (each sees cancelled_error at its suspension point and
+    // unwinds), runs them to their end, then joins the loop thread. Later tasks are cancelled
+    // before they start. Idempotent.
+    void stop() noexcept;
+
+    struct Impl;
+
+private:
+    friend void detail::schedule(detail::TaskBase* task) noexcept;
+    void post(detail::TaskBase* task) noexcept;
+
+    std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace unsync

@@ -1,0 +1,49 @@
+#pragma once
+// unsync::sleep: the awaitable counterpart of asyncio.sleep, for unsync coroutines.
+
+#include <chrono>
+#include <coroutine>
+
+#include <unsync/detail/state.hpp>
+#include <unsync/unfuture.hpp>
+
+namespace unsync {
+
+namespace detail {
+
+UNSYNC_EXPORT void add_timer(TaskBase* task, std::chrono::steady_clock::time_point deadline);
+
+class SleepAwaiter {
+public:
+    explicit SleepAwaiter(std::chrono::steady_clock::time_point deadline) noexcept
+        : m_deadline(deadline) {}
+
+    // Even a zero sleep suspends: it lets the other ready tasks run, like asyncio.sleep(0).
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        m_task = &task_of(h);
+        if (m_task->m_cancelled) return false;
+        add_timer(m_task, m_deadline);
+        return true;
+    }
+    void await_resume() const {
+        if (m_task->m_cancelled) std::rethrow_exception(make_cancelled("unsync: task cancelled"));
+    }
+
+private:
+    std::chrono::steady_clock::time_point m_deadline;
+    TaskBase* m_task = nullptr;
+};
+
+}  // namespace detail
+
+// `co_await unsync::sleep(100ms);` suspends the calling coroutine without blocking the loop.
+template <class Rep, class Period>
+detail::SleepAwaiter sleep(std::chrono::duration<Rep, Period> d) {
+    return detail::SleepAwaiter(
+        std::chrono::steady_clock::now() +
+        std::chrono::ceil<std::chrono::steady_clock::duration>(d));
+}
+
+}  // namespace unsync

@@ -1,0 +1,403 @@
+#pragma once
+// Unfuture<T>: the one future type. Awaitable in unsync coroutines, blockable (with a timeout)
+// from any other thread, chainable with then(), completable from any thread. Declaring a
+// coroutine as returning Unfuture<T> makes each call schedule it on the ambient loop.
+
+#include <chrono>
+#include <concepts>
+#include <coroutine>
+#include <exception>
+#include <functional>
+#include <future>
+#include <type_traits>
+#include <utility>
+
+#include <unsync/detail/job.hpp>
+#include <unsync/detail/state.hpp>
+#include <unsync/errors.hpp>
+
+namespace unsync {
+
+template <class T>
+class Unfuture;
+class ThreadPool;
+
+namespace detail {
+
+template <class T>
+struct IsUnfuture : std::false_type {};
+template <class T>
+struct IsUnfuture<Unfuture<T>> : std::true_type {};
+
+template <class P>
+TaskBase& task_of(std::coroutine_handle<P> h) noexcept {
+    static_assert(std::is_base_of_v<TaskBase, P>,
+                  "unsync: co_await on an Unfuture (or unsync::sleep) only works inside a coroutine "
+                  "that returns unsync::Unfuture<T>; from plain code call .result() instead");
+    return h.promise();
+}
+
+struct InitialAwaiter {
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) const noexcept {
+        // Once scheduled the loop may run (and finish) the task at once: touch nothing after.
+        schedule(&h.promise());
+    }
+    void await_resume() const noexcept {}
+};
+
+struct FinalAwaiter {
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
+        return task_finished(&h.promise());
+    }
+    void await_resume() const noexcept {}
+};
+
+template <class T>
+class PromiseCommon : public State<T>, public TaskBase {
+public:
+    // One reference for the running coroutine; get_return_object() adds the caller's.
+    PromiseCommon() noexcept
+        : State<T>(&destroy_frame, 1, StateBase::k_claimed),
+          TaskBase(std::coroutine_handle<PromiseCommon>::from_promise(*this), this) {}
+
+    Unfuture<T> get_return_object() noexcept;
+    InitialAwaiter initial_suspend() const noexcept { return {}; }
+    FinalAwaiter final_suspend() const noexcept { return {}; }
+    void unhandled_exception() noexcept { this->set_error(std::current_exception()); }
+
+private:
+    static void destroy_frame(StateBase* s) noexcept {
+        auto* self = static_cast<PromiseCommon*>(static_cast<State<T>*>(s));
+        std::coroutine_handle<PromiseCommon>::from_promise(*self).destroy();
+    }
+};
+
+template <class T>
+class Promise : public PromiseCommon<T> {
+public:
+    template <class U = T>
+        requires std::convertible_to<U&&, T>
+    void return_value(U&& v) {
+        this->set_value(std::forward<U>(v));
+    }
+};
+
+template <>
+class Promise<void> : public PromiseCommon<void> {
+public:
+    void return_void() noexcept { this->set_value(); }
+};
+
+// Takes the value out of a done state: moved when no other handle shares it (or T cannot be
+// copied), copied otherwise.
+template <class T>
+T take_value(State<T>* s) {
+    if constexpr (std::is_copy_constructible_v<T>) {
+        if (s->use_count() != 1) return s->value();
+    }
+    return std::move(s->value());
+}
+
+enum class AwaitMode { reference, value, done_only };
+
+// `co_await future`; the awaiter is its own node in the future's waiter list.
+template <class T, AwaitMode Mode>
+class Awaiter : public Waiter {
+public:
+    explicit Awaiter(State<T>* s) noexcept : m_state(s) {}
+
+    bool await_ready() const noexcept { return m_state->done(); }
+
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) noexcept {
+        TaskBase& task = task_of(h);
+        if (task.m_cancelled) return false;
+        m_task = &task;
+        task.m_wait_state = m_state;
+        task.m_wait_node = this;
+        if (m_state->add_waiter(this)) return true;
+        task.m_wait_state = nullptr;
+        return false;
+    }
+
+    decltype(auto) await_resume() const {
+        if (m_task) m_task->m_wait_state = nullptr;
+        // Resumed but not done: the task was cancelled while it waited.
+        if (!m_state->done()) std::rethrow_exception(make_cancelled("unsync: task cancelled"));
+        if constexpr (Mode == AwaitMode::done_only) {
+            return;
+        } else {
+            m_state->rethrow_if_error();
+            if constexpr (std::is_void_v<T>) {
+                return;
+            } else if constexpr (Mode == AwaitMode::value) {
+                return take_value(m_state);
+            } else {
+                return static_cast<const T&>(m_state->value());
+            }
+        }
+    }
+
+private:
+    State<T>* m_state;
+};
+
+// Which argument a then() continuation takes: 1 the source Unfuture, 2 its value, 0 neither.
+template <class T, class F>
+consteval int continuation_kind() {
+    if constexpr (std::is_invocable_v<F&, Unfuture<T>&>) {
+        return 1;
+    } else if constexpr (std::is_void_v<T>) {
+        return std::is_invocable_v<F&> ? 2 : 0;
+    } else {
+        return std::is_invocable_v<F&, T&&> ? 2 : 0;
+    }
+}
+
+template <class T, class F, int Kind>
+struct ContinuationResult {
+    using type = void;
+};
+template <class T, class F>
+struct ContinuationResult<T, F, 1> {
+    using type = std::invoke_result_t<F&, Unfuture<T>&>;
+};
+template <class T, class F>
+    requires(!std::is_void_v<T>)
+struct ContinuationResult<T, F, 2> {
+    using type = std::invoke_result_t<F&, T&&>;
+};
+template <class F>
+struct ContinuationResult<void, F, 2> {
+    using type = std::invoke_result_t<F&>;
+};
+
+template <class R>
+struct Unwrap {
+    using type = std::remove_cvref_t<R>;
+};
+template <class U>
+struct Unwrap<Unfuture<U>> {
+    using type = U;
+};
+
+template <class Out, class T, class F, int Kind>
+Unfuture<Out> then_task(Unfuture<T> source, F cont);
+
+}  // namespace detail
+
+template <class T>
+class [[nodiscard]] Unfuture {
+    static_assert(!std::is_reference_v<T>,
+                  "unsync::Unfuture<T&> is not supported: return a value, a pointer or a "
+                  "std::reference_wrapper so the result can outlive the call");
+    static_assert(std::is_void_v<T> || std::is_move_constructible_v<T>,
+                  "unsync::Unfuture<T> needs a movable T");
+
+public:
+    using value_type = T;
+    using promise_type = detail::Promise<T>;
+
+    // A pending future that anyone may complete with set_result()/set_exception().
+    Unfuture() : m_state(new Plain()) {}
+
+    // Completes when the std::future does; a thread of thread_executor() waits for it.
+    explicit Unfuture(std::future<T>&& f) : Unfuture(from_std(std::move(f))) {}
+    explicit Unfuture(std::shared_future<T> f) : Unfuture(from_std(std::move(f))) {}
+
+    Unfuture(const Unfuture& other) noexcept : m_state(other.m_state) {
+        if (m_state) m_state->add_ref();
+    }
+    Unfuture(Unfuture&& other) noexcept : m_state(std::exchange(other.m_state, nullptr)) {}
+    Unfuture& operator=(Unfuture other) noexcept {
+        std::swap(m_state, other.m_state);
+        return *this;
+    }
+    ~Unfuture() {
+        if (m_state) m_state->release();
+    }
+
+    template <class... A>
+    static Unfuture from_value(A&&... a) {
+        Unfuture u;
+        u.set_result(std::forward<A>(a)...);
+        return u;
+    }
+
+    // False only for a moved-from handle.
+    bool valid() const noexcept { return m_state != nullptr; }
+    bool done() const { return state().done(); }
+
+    // Blocks until done; returns the value or rethrows the exception. On the loop thread a
+    // future that is not done throws invalid_state_error instead of deadlocking.
+    decltype(auto) result() const& {
+        wait();
+        return read();
+    }
+    auto result() && -> T {
+        wait();
+        state().rethrow_if_error();
+        if constexpr (!std::is_void_v<T>) return detail::take_value(m_state);
+    }
+    template <class Rep, class Period>
+    decltype(auto) result(std::chrono::duration<Rep, Period> timeout) const& {
+        wait_for(timeout);
+        return read();
+    }
+    template <class Rep, class Period>
+    auto result(std::chrono::duration<Rep, Period> timeout) && -> T {
+        wait_for(timeout);
+        state().rethrow_if_error();
+        if constexpr (!std::is_void_v<T>) return detail::take_value(m_state);
+    }
+
+    // Thread-safe; a second completion throws invalid_state_error.
+    template <class... A>
+    void set_result(A&&... a) const {
+        state().claim();
+        m_state->set_value(std::forward<A>(a)...);
+        m_state->complete();
+    }
+    void set_exception(std::exception_ptr e) const {
+        if (!e) throw std::invalid_argument("unsync: set_exception needs a non-null exception_ptr");
+        state().claim();
+        m_state->set_error(std::move(e));
+        m_state->complete();
+    }
+    template <class E>
+        requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>)
+    void set_exception(E&& e) const {
+        set_exception(std::make_exception_ptr(std::forward<E>(e)));
+    }
+
+    // Runs cont on the loop once this future is done. cont takes this Unfuture<T> (the seed's
+    // style) or the value T; an Unfuture returned by cont is flattened.
+    template <class F>
+    auto then(F cont) const {
+        constexpr int kind = detail::continuation_kind<T, F>();
+        static_assert(kind != 0,
+                      "unsync: then() needs a continuation callable with the source "
+                      "unsync::Unfuture<T> or with its value T (nothing, for Unfuture<void>)");
+        using R = typename detail::ContinuationResult<T, F, kind>::type;
+        using Out = typename detail::Unwrap<R>::type;
+        return detail::then_task<Out, T, F, kind>(*this, std::move(cont));
+    }
+
+    auto operator co_await() const& noexcept {
+        return detail::Awaiter<T, detail::AwaitMode::reference>(&state());
+    }
+    auto operator co_await() && noexcept {
+        return detail::Awaiter<T, detail::AwaitMode::value>(&state());
+    }
+    // Waits for completion without reading (or rethrowing) the result.
+    auto when_done() const noexcept {
+        return detail::Awaiter<T, detail::AwaitMode::done_only>(&state());
+    }
+
+private:
+    using StateBase = detail::StateBase;
+    class Plain final : public detail::State<T> {
+    public:
+        Plain() : detail::State<T>(&destroy, 1, 0) {}
+
+    private:
+        static void destroy(StateBase* s) noexcept {
+            delete static_cast<Plain*>(static_cast<detail::State<T>*>(s));
+        }
+    };
+
+    friend class detail::PromiseCommon<T>;
+    friend class ThreadPool;
+    struct Adopt {};
+    Unfuture(detail::State<T>* s, Adopt) noexcept : m_state(s) {}
+    // Takes over one reference the caller holds.
+    static Unfuture adopt(detail::State<T>* s) noexcept { return Unfuture(s, Adopt{}); }
+
+    template <class F>
+    static Unfuture from_std(F f) {
+        if (!f.valid()) throw std::future_error(std::future_errc::no_state);
+        auto get = [f = std::move(f)]() mutable -> T { return f.get(); };
+        auto* job = new detail::PoolTask<T, decltype(get)>(std::move(get));
+        detail::submit_to_thread_executor(job);
+        return Unfuture(job, Adopt{});
+    }
+
+    detail::State<T>& state() const {
+        if (!m_state) detail::throw_no_state();
+        return *m_state;
+    }
+    void wait() const {
+        if (state().done()) return;
+        if (detail::on_loop_thread()) detail::throw_blocking_on_loop();
+        m_state->wait();
+    }
+    template <class Rep, class Period>
+    void wait_for(std::chrono::duration<Rep, Period> timeout) const {
+        if (state().done()) return;
+        if (detail::on_loop_thread()) detail::throw_blocking_on_loop();
+        const auto deadline = std::chrono::steady_clock::now() +
+                              std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+        if (!m_state->wait_until(deadline)) {
+            throw timeout_error("unsync: result() timed out before the future was done");
+        }
+    }
+    decltype(auto) read() const {
+        m_state->rethrow_if_error();
+        if constexpr (!std::is_void_v<T>) return static_cast<const T&>(m_state->value());
+    }
+
+    detail::State<T>* m_state;
+};
+
+namespace detail {
+
+template <class T>
+Unfuture<T> PromiseCommon<T>::get_return_object() noexcept {
+    this->add_ref();
+    return Unfuture<T>(this, typename Unfuture<T>::Adopt{});
+}
+
+template <class Out, class T, class F, int Kind>
+Unfuture<Out> then_task(Unfuture<T> source, F cont) {
+    // Locals, not the parameters, hold the source and continuation: they are released when this
+    // step finishes, so a long chain frees each link as it goes instead of all at the end.
+    Unfuture<T> src = std::move(source);
+    F fn = std::move(cont);
+    if constexpr (Kind == 1) {
+        co_await src.when_done();
+        if constexpr (IsUnfuture<std::remove_cvref_t<std::invoke_result_t<F&, Unfuture<T>&>>>::value) {
+            co_return co_await std::invoke(fn, src);
+        } else if constexpr (std::is_void_v<Out>) {
+            std::invoke(fn, src);
+        } else {
+            co_return std::invoke(fn, src);
+        }
+    } else {
+        using R = typename ContinuationResult<T, F, 2>::type;
+        if constexpr (std::is_void_v<T>) {
+            co_await std::move(src);
+            if constexpr (IsUnfuture<std::remove_cvref_t<R>>::value) {
+                co_return co_await std::invoke(fn);
+            } else if constexpr (std::is_void_v<Out>) {
+                std::invoke(fn);
+            } else {
+                co_return std::invoke(fn);
+            }
+        } else {
+            if constexpr (IsUnfuture<std::remove_cvref_t<R>>::value) {
+                co_return co_await std::invoke(fn, co_await std::move(src));
+            } else if constexpr (std::is_void_v<Out>) {
+                std::invoke(fn, co_await std::move(src));
+            } else {
+                co_return std::invoke(fn, co_await std::move(src));
+            }
+        }
+    }
+}
+
+}  // namespace detail
+}  // namespace unsync

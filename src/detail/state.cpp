@@ -1,0 +1,187 @@
+#include <unsync/detail/state.hpp>
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <ctime>
+#include <thread>
+
+namespace unsync::detail {
+
+namespace {
+
+long futex(const std::atomic<std::uint32_t>* word, int op, std::uint32_t value,
+           const timespec* timeout) noexcept {
+    // The kernel reads the 32-bit word itself; std::atomic<uint32_t> is layout-compatible.
+    return ::syscall(SYS_futex, reinterpret_cast<const std::uint32_t*>(word), op, value, timeout,
+                     nullptr, 0);
+}
+
+void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+}  // namespace
+
+void futex_wait(const std::atomic<std::uint32_t>* word, std::uint32_t expected) noexcept {
+    futex(word, FUTEX_WAIT_PRIVATE, expected, nullptr);
+}
+
+bool futex_wait_until(const std::atomic<std::uint32_t>* word, std::uint32_t expected,
+                      std::chrono::steady_clock::time_point deadline) noexcept {
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= left.zero()) return false;
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    timespec ts{};
+    ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+    ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+    // steady_clock is CLOCK_MONOTONIC, which is what a relative FUTEX_WAIT measures.
+    return !(futex(word, FUTEX_WAIT_PRIVATE, expected, &ts) == -1 && errno == ETIMEDOUT);
+}
+
+void futex_wake_all(const std::atomic<std::uint32_t>* word) noexcept {
+    futex(word, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr);
+}
+
+void throw_blocking_on_loop() {
+    throw invalid_state_error("Calling result() in an unsync method is not allowed");
+}
+
+void throw_already_completed() {
+    throw invalid_state_error("unsync: this Unfuture already has a result (or belongs to a task)");
+}
+
+void throw_no_state() {
+    throw invalid_state_error("unsync: this Unfuture has no state (it was moved from)");
+}
+
+std::exception_ptr make_cancelled(const char* why) {
+    return std::make_exception_ptr(cancelled_error(why));
+}
+
+void StateBase::wait() const noexcept {
+    // Acquire on every load: once k_done is seen, the result must be visible.
+    std::uint32_t w = m_word.load(std::memory_order_acquire);
+    while ((w & k_done) == 0) {
+        if ((w & k_sleepers) == 0) {
+            // Relaxed is enough for the flag: the completer's RMW reads it in the same order.
+            if (!m_word.compare_exchange_weak(w, w | k_sleepers, std::memory_order_acquire,
+                                              std::memory_order_acquire)) {
+                continue;
+            }
+            w |= k_sleepers;
+        }
+        futex_wait(&m_word, w);
+        w = m_word.load(std::memory_order_acquire);
+    }
+}
+
+bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) const noexcept {
+    std::uint32_t w = m_word.load(std::memory_order_acquire);
+    while ((w & k_done) == 0) {
+        if ((w & k_sleepers) == 0) {
+            if (!m_word.compare_exchange_weak(w, w | k_sleepers, std::memory_order_acquire,
+                                              std::memory_order_acquire)) {
+                continue;
+            }
+            w |= k_sleepers;
+        }
+        if (!futex_wait_until(&m_word, w, deadline)) {
+            return (m_word.load(std::memory_order_acquire) & k_done) != 0;
+        }
+        w = m_word.load(std::memory_order_acquire);
+    }
+    return true;
+}
+
+void StateBase::lock() noexcept {
+    std::uint32_t w = m_word.load(std::memory_order_relaxed);
+    for (unsigned spins = 0;; ++spins) {
+        // Acquire: the holder before us published its changes to m_waiters with release.
+        if ((w & k_locked) == 0 &&
+            m_word.compare_exchange_weak(w, w | k_locked, std::memory_order_acquire,
+                                         std::memory_order_relaxed)) {
+            return;
+        }
+        // The lock is held for a few pointer writes; yield only if its holder was preempted.
+        if (spins < 64) {
+            cpu_relax();
+        } else {
+            std::this_thread::yield();
+        }
+        w = m_word.load(std::memory_order_relaxed);
+    }
+}
+
+void StateBase::unlock() noexcept {
+    // Release: the next holder sees our changes to m_waiters.
+    m_word.fetch_and(~k_locked, std::memory_order_release);
+}
+
+bool StateBase::add_waiter(Waiter* w) noexcept {
+    lock();
+    if (m_word.load(std::memory_order_relaxed) & k_done) {
+        unlock();
+        return false;
+    }
+    w->m_prev = nullptr;
+    w->m_next = m_waiters;
+    if (m_waiters) m_waiters->m_prev = w;
+    m_waiters = w;
+    unlock();
+    return true;
+}
+
+bool StateBase::remove_waiter(Waiter* w) noexcept {
+    lock();
+    if (m_word.load(std::memory_order_relaxed) & k_done) {
+        unlock();
+        return false;
+    }
+    if (w->m_prev) {
+        w->m_prev->m_next = w->m_next;
+    } else {
+        m_waiters = w->m_next;
+    }
+    if (w->m_next) w->m_next->m_prev = w->m_prev;
+    unlock();
+    return true;
+}
+
+Waiter* StateBase::publish() noexcept {
+    lock();
+    Waiter* list = m_waiters;
+    m_waiters = nullptr;
+    std::uint32_t w = m_word.load(std::memory_order_relaxed);
+    // Release: the result written before this is visible to whoever sees k_done (acquire).
+    while (!m_word.compare_exchange_weak(w, (w | k_done) & ~k_locked, std::memory_order_acq_rel,
+                                         std::memory_order_relaxed)) {
+    }
+    if (w & k_sleepers) futex_wake_all(&m_word);
+    // Waiters were pushed at the head; reverse so they resume in the order they awaited.
+    Waiter* ordered = nullptr;
+    while (list) {
+        Waiter* next = list->m_next;
+        list->m_next = ordered;
+        ordered = list;
+        list = next;
+    }
+    return ordered;
+}
+
+void StateBase::complete() noexcept {
+    Waiter* w = publish();
+    while (w) {
+        // Read the link first: once scheduled, the waiter may resume and its frame go away.
+        Waiter* next = w->m_next;
+        schedule(w->m_task);
+        w = next;
+    }
+}
+
+}  // namespace unsync::detail

@@ -1,0 +1,284 @@
+#include <unsync/event_loop.hpp>
+
+#include <pthread.h>
+
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <queue>
+#include <stdexcept>
+#include <vector>
+
+#include <unsync/detail/state.hpp>
+#include <unsync/errors.hpp>
+#include <unsync/runtime.hpp>
+
+namespace unsync {
+
+using detail::TaskBase;
+
+namespace {
+
+struct Timer {
+    std::chrono::steady_clock::time_point deadline;
+    std::uint64_t seq;  // equal deadlines fire in the order they were set
+    TaskBase* task;
+    bool operator>(const Timer& o) const noexcept {
+        return deadline != o.deadline ? deadline > o.deadline : seq > o.seq;
+    }
+};
+
+// Completes a task that never started with cancelled_error and drops its running reference.
+void abandon(TaskBase* t) noexcept {
+    t->m_state->set_error(
+        detail::make_cancelled("unsync: the runtime shut down before the task started"));
+    t->m_state->complete();
+    t->m_state->release();
+}
+
+}  // namespace
+
+struct EventLoop::Impl {
+    asio::io_context io{1};
+    asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
+    std::thread thread;
+    std::thread::id thread_id;
+
+    // Loop thread only.
+    std::deque<TaskBase*> ready;
+    std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
+    std::uint64_t timer_seq = 0;
+    TaskBase* registry = nullptr;  // started, unfinished tasks
+    bool draining = false;
+
+    // Other threads hand tasks over here.
+    std::mutex remote_mutex;
+    std::vector<TaskBase*> remote;     // guarded by remote_mutex
+    std::vector<TaskBase*> incoming;   // loop thread: swapped with remote to take a batch
+    bool accepting = true;             // guarded by remote_mutex
+    // seq_cst on both: the loop stores true then checks `remote`; a producer pushes to `remote`
+    // then loads this. One of the two always sees the other, so no wake-up is lost.
+    std::atomic<bool> sleeping{false};
+    // True while a wake-up handler is queued in io and has not run: avoids flooding io.
+    std::atomic<bool> wake_pending{false};
+    std::atomic<bool> stop_requested{false};
+
+    void run();
+    void run_task(TaskBase* t) noexcept;
+    void take_remote();
+    void fire_timers();
+    void sleep_until_work();
+    void drain();
+    void wake() {
+        // acq_rel: whoever sets the flag owns posting the handler; the handler clears it.
+        if (!wake_pending.exchange(true, std::memory_order_acq_rel)) {
+            asio::post(io, [this] { wake_pending.store(false, std::memory_order_release); });
+        }
+    }
+    void enlist(TaskBase* t) noexcept {
+        t->m_prev = nullptr;
+        t->m_next = registry;
+        if (registry) registry->m_prev = t;
+        registry = t;
+    }
+    void unlist(TaskBase* t) noexcept {
+        if (t->m_prev) {
+            t->m_prev->m_next = t->m_next;
+        } else {
+            registry = t->m_next;
+        }
+        if (t->m_next) t->m_next->m_prev = t->m_prev;
+    }
+};
+
+namespace {
+thread_local EventLoop::Impl* t_loop = nullptr;
+}
+
+void EventLoop::Impl::run_task(TaskBase* t) noexcept {
+    if (!t->m_started) {
+        if (draining) {
+            abandon(t);
+            return;
+        }
+        t->m_started = true;
+        enlist(t);
+    }
+    t->m_handle.resume();
+}
+
+void EventLoop::Impl::take_remote() {
+    {
+        std::lock_guard lock(remote_mutex);
+        incoming.swap(remote);
+    }
+    ready.insert(ready.end(), incoming.begin(), incoming.end());
+    incoming.clear();
+}
+
+void EventLoop::Impl::fire_timers() {
+    if (timers.empty()) return;
+    const auto now = std::chrono::steady_clock::now();
+    while (!timers.empty() && timers.top().deadline <= now) {
+        ready.push_back(timers.top().task);
+        timers.pop();
+    }
+}
+
+void EventLoop::Impl::sleep_until_work() {
+    sleeping.store(true, std::memory_order_seq_cst);
+    bool has_remote = false;
+    {
+        std::lock_guard lock(remote_mutex);
+        has_remote = !remote.empty();
+    }
+    if (!has_remote && !stop_requested.load(std::memory_order_seq_cst)) {
+        if (timers.empty()) {
+            io.run_one();
+        } else {
+            io.run_one_until(timers.top().deadline);
+        }
+    }
+    sleeping.store(false, std::memory_order_relaxed);
+}
+
+void EventLoop::Impl::run() {
+    t_loop = this;
+    // Acquire: pairs with the release in stop(), nothing else is published through it.
+    while (!stop_requested.load(std::memory_order_acquire)) {
+        take_remote();
+        fire_timers();
+        // Run what is ready now; what these tasks schedule waits for the next turn, after I/O.
+        for (std::size_t n = ready.size(); n > 0 && !ready.empty(); --n) {
+            TaskBase* t = ready.front();
+            ready.pop_front();
+            run_task(t);
+        }
+        io.poll();
+        if (ready.empty()) sleep_until_work();
+    }
+    drain();
+    t_loop = nullptr;
+}
+
+void EventLoop::Impl::drain() {
+    draining = true;
+    for (TaskBase* t = registry; t; t = t->m_next) {
+        t->m_cancelled = true;
+        if (t->m_wait_state && t->m_wait_state->remove_waiter(t->m_wait_node)) {
+            ready.push_back(t);
+        }
+    }
+    while (!timers.empty()) {
+        ready.push_back(timers.top().task);
+        timers.pop();
+    }
+    for (;;) {
+        take_remote();
+        while (!ready.empty()) {
+            TaskBase* t = ready.front();
+            ready.pop_front();
+            run_task(t);
+        }
+        io.poll();
+        std::lock_guard lock(remote_mutex);
+        if (remote.empty() && ready.empty()) {
+            accepting = false;
+            break;
+        }
+    }
+}
+
+EventLoop::EventLoop() : m_impl(std::make_unique<Impl>()) {}
+
+EventLoop::~EventLoop() { stop(); }
+
+asio::io_context& EventLoop::io_context() noexcept { return m_impl->io; }
+
+std::thread::id EventLoop::thread_id() const noexcept { return m_impl->thread_id; }
+
+bool EventLoop::in_loop_thread() const noexcept { return t_loop == m_impl.get(); }
+
+void EventLoop::start() {
+    if (m_impl->thread.joinable() || m_impl->stop_requested.load(std::memory_order_acquire)) {
+        throw invalid_state_error("unsync: this EventLoop was already started");
+    }
+    m_impl->thread = std::thread([impl = m_impl.get()] {
+        pthread_setname_np(pthread_self(), "unsync-loop");
+        impl->run();
+    });
+    m_impl->thread_id = m_impl->thread.get_id();
+}
+
+void EventLoop::stop() noexcept {
+    Impl& impl = *m_impl;
+    // Release: pairs with the acquire in run().
+    if (impl.stop_requested.exchange(true, std::memory_order_seq_cst)) return;
+    if (!impl.thread.joinable()) {
+        std::lock_guard lock(impl.remote_mutex);
+        impl.accepting = false;
+        return;
+    }
+    impl.wake();
+    // Stopping from the loop thread itself (exit() inside a task): it cannot join itself.
+    if (in_loop_thread()) {
+        impl.thread.detach();
+        return;
+    }
+    impl.thread.join();
+}
+
+void EventLoop::post(TaskBase* task) noexcept {
+    Impl& impl = *m_impl;
+    if (t_loop == &impl) {
+        impl.ready.push_back(task);
+        return;
+    }
+    {
+        std::lock_guard lock(impl.remote_mutex);
+        if (impl.accepting) {
+            impl.remote.push_back(task);
+            task = nullptr;
+        }
+    }
+    if (!task) {
+        if (impl.sleeping.load(std::memory_order_seq_cst)) impl.wake();
+        return;
+    }
+    // The loop is gone. A task that never ran fails with cancelled_error; one that did was
+    // cancelled at shutdown and cannot be waiting here.
+    if (!task->m_started) abandon(task);
+}
+
+namespace detail {
+
+void schedule(TaskBase* task) noexcept {
+    if (EventLoop::Impl* impl = t_loop) {
+        impl->ready.push_back(task);
+        return;
+    }
+    unsync::loop().post(task);
+}
+
+bool on_loop_thread() noexcept { return t_loop != nullptr; }
+
+std::coroutine_handle<> task_finished(TaskBase* task) noexcept {
+    StateBase* state = task->m_state;
+    if (t_loop) t_loop->unlist(task);
+    state->complete();
+    // The running reference: if no handle is left, this destroys the frame we are in.
+    state->release();
+    return std::noop_coroutine();
+}
+
+void add_timer(TaskBase* task, std::chrono::steady_clock::time_point deadline) {
+    if (!t_loop) throw std::logic_error("unsync: unsync::sleep is awaited on the loop thread only");
+    t_loop->timers.push(Timer{deadline, t_loop->timer_seq++, task});
+}
+
+}  // namespace detail
+}  // namespace unsync

@@ -1,0 +1,94 @@
+#include <unsync/runtime.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+
+#include <unsync/errors.hpp>
+
+namespace unsync {
+
+namespace {
+
+struct Runtime {
+    explicit Runtime(Options& o)
+        : loop(o.loop_factory ? o.loop_factory() : std::make_unique<EventLoop>()),
+          pool(o.thread_pool) {}
+    std::unique_ptr<EventLoop> loop;
+    ThreadPool pool;
+};
+
+constinit std::mutex g_mutex;
+// Never deleted: the loop and pool stay valid for anything still running during exit, while
+// shutdown() stops their threads. Acquire/release: a reader sees the runtime fully built.
+std::atomic<Runtime*> g_runtime{nullptr};
+std::atomic<bool> g_shut_down{false};
+thread_local bool t_starting = false;
+
+Options& pending_options() {
+    static Options options;
+    return options;
+}
+
+void shutdown_at_exit() { shutdown(); }
+
+Runtime& runtime() {
+    if (Runtime* r = g_runtime.load(std::memory_order_acquire)) return *r;
+    if (t_starting) {
+        throw invalid_state_error("unsync: the loop factory must not use the unsync runtime");
+    }
+    std::lock_guard lock(g_mutex);
+    if (Runtime* r = g_runtime.load(std::memory_order_relaxed)) return *r;
+    t_starting = true;
+    Runtime* r = nullptr;
+    try {
+        r = new Runtime(pending_options());
+        t_starting = false;
+    } catch (...) {
+        t_starting = false;
+        throw;
+    }
+    if (!r->loop) {
+        delete r;
+        throw invalid_state_error("unsync: the loop factory returned no loop");
+    }
+    r->loop->start();
+    std::atexit(&shutdown_at_exit);
+    g_runtime.store(r, std::memory_order_release);
+    return *r;
+}
+
+}  // namespace
+
+void set_options(Options options) {
+    std::lock_guard lock(g_mutex);
+    if (g_runtime.load(std::memory_order_relaxed)) {
+        throw invalid_state_error(
+            "unsync: set_options() must be called before the runtime starts (first use of "
+            "loop(), thread_executor() or any unsync call)");
+    }
+    pending_options() = std::move(options);
+}
+
+bool started() noexcept { return g_runtime.load(std::memory_order_acquire) != nullptr; }
+
+EventLoop& loop() { return *runtime().loop; }
+
+std::thread::id thread() { return runtime().loop->thread_id(); }
+
+ThreadPool& thread_executor() { return runtime().pool; }
+
+void shutdown() noexcept {
+    Runtime* r = g_runtime.load(std::memory_order_acquire);
+    if (!r || g_shut_down.exchange(true, std::memory_order_acq_rel)) return;
+    // The loop first: cancelling its tasks releases pool threads blocked on their results.
+    r->loop->stop();
+    r->pool.shutdown();
+}
+
+namespace detail {
+
+void submit_to_thread_executor(PoolJob* job) noexcept { thread_executor().submit_job(job); }
+
+}  // namespace detail
+}  // namespace unsync
