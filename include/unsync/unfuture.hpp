@@ -61,8 +61,7 @@ class PromiseCommon : public State<T>, public TaskBase {
 public:
     // One reference for the running coroutine; get_return_object() adds the caller's.
     PromiseCommon() noexcept
-        : State<T>(&destroy_frame, 1, StateBase::k_claimed),
-          TaskBase(std::coroutine_handle<PromiseCommon>::from_promise(*this), this) {}
+        : State<T>(&destroy_frame, 1, StateBase::k_claimed), TaskBase(nullptr, this) {}
 
     Unfuture<T> get_return_object() noexcept;
     InitialAwaiter initial_suspend() const noexcept { return {}; }
@@ -71,8 +70,7 @@ public:
 
 private:
     static void destroy_frame(StateBase* s) noexcept {
-        auto* self = static_cast<PromiseCommon*>(static_cast<State<T>*>(s));
-        std::coroutine_handle<PromiseCommon>::from_promise(*self).destroy();
+        static_cast<PromiseCommon*>(static_cast<State<T>*>(s))->m_handle.destroy();
     }
 };
 
@@ -278,6 +276,7 @@ public:
     // style) or the value T; an Unfuture returned by cont is flattened.
     template <class F>
     auto then(F cont) const {
+        state();
         constexpr int kind = detail::continuation_kind<T, F>();
         static_assert(kind != 0,
                       "unsync: then() needs a continuation callable with the source "
@@ -357,6 +356,8 @@ namespace detail {
 
 template <class T>
 Unfuture<T> PromiseCommon<T>::get_return_object() noexcept {
+    // The handle is taken from the most derived promise type, as from_promise requires.
+    m_handle = std::coroutine_handle<Promise<T>>::from_promise(static_cast<Promise<T>&>(*this));
     this->add_ref();
     return Unfuture<T>(this, typename Unfuture<T>::Adopt{});
 }
