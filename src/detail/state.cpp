@@ -28,10 +28,6 @@ void cpu_relax() noexcept {
 
 }  // namespace
 
-void futex_wait(const std::atomic<std::uint32_t>* word, std::uint32_t expected) noexcept {
-    futex(word, FUTEX_WAIT_PRIVATE, expected, nullptr);
-}
-
 bool futex_wait_until(const std::atomic<std::uint32_t>* word, std::uint32_t expected,
                       std::chrono::steady_clock::time_point deadline) noexcept {
     const auto left = deadline - std::chrono::steady_clock::now();
@@ -65,23 +61,13 @@ std::exception_ptr make_cancelled(const char* why) {
 }
 
 void StateBase::wait() const noexcept {
-    // Acquire on every load: once k_done is seen, the result must be visible.
-    std::uint32_t w = m_word.load(std::memory_order_acquire);
-    while ((w & k_done) == 0) {
-        if ((w & k_sleepers) == 0) {
-            // Relaxed is enough for the flag: the completer's RMW reads it in the same order.
-            if (!m_word.compare_exchange_weak(w, w | k_sleepers, std::memory_order_acquire,
-                                              std::memory_order_acquire)) {
-                continue;
-            }
-            w |= k_sleepers;
-        }
-        futex_wait(&m_word, w);
-        w = m_word.load(std::memory_order_acquire);
+    // Returns only once done: the futex timeout is centuries away.
+    while (!wait_until(std::chrono::steady_clock::time_point::max())) {
     }
 }
 
 bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) const noexcept {
+    // Acquire on every load: once k_done is seen, the result must be visible.
     std::uint32_t w = m_word.load(std::memory_order_acquire);
     while ((w & k_done) == 0) {
         if ((w & k_sleepers) == 0) {

@@ -32,7 +32,6 @@ struct Waiter {
 UNSYNC_EXPORT void schedule(TaskBase* task) noexcept;
 UNSYNC_EXPORT bool on_loop_thread() noexcept;
 UNSYNC_EXPORT std::coroutine_handle<> task_finished(TaskBase* task) noexcept;
-UNSYNC_EXPORT void futex_wait(const std::atomic<std::uint32_t>* word, std::uint32_t expected) noexcept;
 // False when the deadline passed.
 UNSYNC_EXPORT bool futex_wait_until(const std::atomic<std::uint32_t>* word, std::uint32_t expected,
                                     std::chrono::steady_clock::time_point deadline) noexcept;
