@@ -52,7 +52,12 @@ Runtime& runtime() {
         delete r;
         throw invalid_state_error("unsync: the loop factory returned no loop");
     }
-    r->loop->start();
+    try {
+        r->loop->start();
+    } catch (...) {
+        delete r;
+        throw;
+    }
     std::atexit(&shutdown_at_exit);
     g_runtime.store(r, std::memory_order_release);
     return *r;

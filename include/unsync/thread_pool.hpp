@@ -35,6 +35,9 @@ public:
     // Runs f(args...) on a pool thread. Arguments are decay-copied into the call.
     template <class F, class... A>
     auto submit(F&& f, A&&... args) {
+        static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<A>...>,
+                      "unsync: the function cannot be called with copies of these arguments; "
+                      "pass std::ref(x) for a reference parameter");
         using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
         static_assert(!std::is_reference_v<R>,
                       "unsync: the function returns a reference, which would dangle once the call "

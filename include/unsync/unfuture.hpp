@@ -286,14 +286,14 @@ public:
         return detail::then_task<Out, T, F, kind>(*this, std::move(cont));
     }
 
-    auto operator co_await() const& noexcept {
+    auto operator co_await() const& {
         return detail::Awaiter<T, detail::AwaitMode::reference>(&state());
     }
-    auto operator co_await() && noexcept {
+    auto operator co_await() && {
         return detail::Awaiter<T, detail::AwaitMode::value>(&state());
     }
     // Waits for completion without reading (or rethrowing) the result.
-    auto when_done() const noexcept {
+    auto when_done() const {
         return detail::Awaiter<T, detail::AwaitMode::done_only>(&state());
     }
 

@@ -25,13 +25,14 @@ public:
     // takes its parameters as it declares them (take them by value, see the README).
     template <class... A>
     auto operator()(A&&... args) const {
-        static_assert(std::is_invocable_v<const F&, A&&...>,
-                      "unsync: the wrapped callable cannot be called with these arguments (for a "
-                      "member function, pass the object, a pointer or std::ref first)");
-        using R = std::invoke_result_t<const F&, A&&...>;
-        if constexpr (detail::IsUnfuture<std::remove_cvref_t<R>>::value) {
-            return std::remove_cvref_t<R>(std::invoke(m_fn, std::forward<A>(args)...));
+        if constexpr (returns_unfuture<A...>()) {
+            return std::invoke(m_fn, std::forward<A>(args)...);
         } else {
+            static_assert(std::is_invocable_v<F, std::decay_t<A>...>,
+                          "unsync: the wrapped callable cannot be called with copies of these "
+                          "arguments; a plain function runs later on a pool thread with "
+                          "decay-copied arguments, so pass std::ref(x) for a reference parameter "
+                          "(and the object, a pointer or std::ref first for a member function)");
             return thread_executor().submit(m_fn, std::forward<A>(args)...);
         }
     }
@@ -39,6 +40,16 @@ public:
     const F& callable() const noexcept { return m_fn; }
 
 private:
+    template <class... A>
+    static constexpr bool returns_unfuture() {
+        if constexpr (std::is_invocable_v<const F&, A&&...>) {
+            return detail::IsUnfuture<
+                std::remove_cvref_t<std::invoke_result_t<const F&, A&&...>>>::value;
+        } else {
+            return false;
+        }
+    }
+
     F m_fn;
 };
 
