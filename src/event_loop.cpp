@@ -5,6 +5,7 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
 
 #include <atomic>
 #include <deque>
@@ -52,8 +53,15 @@ struct EventLoop::Impl {
     std::deque<TaskBase*> ready;
     std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
     std::uint64_t timer_seq = 0;
+    // Wakes the loop from run_one() at the earliest deadline. (run_one_until would wake it
+    // every second while a long sleep is pending.)
+    asio::steady_timer wakeup{io};
+    std::chrono::steady_clock::time_point armed{};
+    bool armed_pending = false;
     TaskBase* registry = nullptr;  // started, unfinished tasks
     bool draining = false;
+    // Only the ambient loop runs tasks; another EventLoop runs its io_context alone.
+    bool ambient = false;
 
     // Other threads hand tasks over here.
     std::mutex remote_mutex;
@@ -96,7 +104,10 @@ struct EventLoop::Impl {
 };
 
 namespace {
+// The ambient loop, on its own thread only: tasks scheduled there skip the remote queue.
 thread_local EventLoop::Impl* t_loop = nullptr;
+// Whichever EventLoop runs on this thread.
+thread_local EventLoop::Impl* t_running = nullptr;
 }
 
 void EventLoop::Impl::run_task(TaskBase* t) noexcept {
@@ -137,17 +148,23 @@ void EventLoop::Impl::sleep_until_work() {
         has_remote = !remote.empty();
     }
     if (!has_remote && !stop_requested.load(std::memory_order_seq_cst)) {
-        if (timers.empty()) {
-            io.run_one();
-        } else {
-            io.run_one_until(timers.top().deadline);
+        if (!timers.empty() && (!armed_pending || armed != timers.top().deadline)) {
+            armed = timers.top().deadline;
+            armed_pending = true;
+            // Re-arming cancels the previous wait, whose handler then runs with an error.
+            wakeup.expires_at(armed);
+            wakeup.async_wait([this](const asio::error_code& ec) {
+                if (!ec) armed_pending = false;
+            });
         }
+        io.run_one();
     }
     sleeping.store(false, std::memory_order_relaxed);
 }
 
 void EventLoop::Impl::run() {
-    t_loop = this;
+    t_running = this;
+    if (ambient) t_loop = this;
     // Acquire: pairs with the release in stop(), nothing else is published through it.
     while (!stop_requested.load(std::memory_order_acquire)) {
         take_remote();
@@ -163,6 +180,7 @@ void EventLoop::Impl::run() {
     }
     drain();
     t_loop = nullptr;
+    t_running = nullptr;
 }
 
 void EventLoop::Impl::drain() {
@@ -201,7 +219,7 @@ asio::io_context& EventLoop::io_context() noexcept { return m_impl->io; }
 
 std::thread::id EventLoop::thread_id() const noexcept { return m_impl->thread_id; }
 
-bool EventLoop::in_loop_thread() const noexcept { return t_loop == m_impl.get(); }
+bool EventLoop::in_loop_thread() const noexcept { return t_running == m_impl.get(); }
 
 void EventLoop::start() {
     if (m_impl->thread.joinable() || m_impl->stop_requested.load(std::memory_order_acquire)) {
@@ -265,6 +283,11 @@ void schedule(TaskBase* task) noexcept {
 }
 
 bool on_loop_thread() noexcept { return t_loop != nullptr; }
+
+void start_ambient(EventLoop& loop) {
+    loop.m_impl->ambient = true;
+    loop.start();
+}
 
 std::coroutine_handle<> task_finished(TaskBase* task) noexcept {
     StateBase* state = task->m_state;

@@ -53,7 +53,7 @@ Runtime& runtime() {
         throw invalid_state_error("unsync: the loop factory returned no loop");
     }
     try {
-        r->loop->start();
+        detail::start_ambient(*r->loop);
     } catch (...) {
         delete r;
         throw;

@@ -40,7 +40,10 @@ void ThreadPool::Impl::worker(std::list<std::thread>::iterator self) {
     std::unique_lock lock(mutex);
     for (;;) {
         while (!head) {
-            if (stopping) return;
+            if (stopping) {
+                --threads;
+                return;
+            }
             ++idle;
             const auto status = cv.wait_for(lock, options.idle_timeout);
             --idle;

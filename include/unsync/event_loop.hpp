@@ -17,6 +17,11 @@ namespace unsync {
 namespace detail {
 class TaskBase;
 UNSYNC_EXPORT void schedule(TaskBase* task) noexcept;
+}  // namespace detail
+class EventLoop;
+namespace detail {
+// The runtime starts its loop through this: only that loop runs tasks.
+UNSYNC_EXPORT void start_ambient(EventLoop& loop);
 }
 
 class UNSYNC_EXPORT EventLoop {
@@ -45,6 +50,7 @@ public:
 
 private:
     friend void detail::schedule(detail::TaskBase* task) noexcept;
+    friend void detail::start_ambient(EventLoop& loop);
     void post(detail::TaskBase* task) noexcept;
 
     std::unique_ptr<Impl> m_impl;

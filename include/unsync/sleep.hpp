@@ -41,9 +41,7 @@ private:
 // `co_await unsync::sleep(100ms);` suspends the calling coroutine without blocking the loop.
 template <class Rep, class Period>
 detail::SleepAwaiter sleep(std::chrono::duration<Rep, Period> d) {
-    return detail::SleepAwaiter(
-        std::chrono::steady_clock::now() +
-        std::chrono::ceil<std::chrono::steady_clock::duration>(d));
+    return detail::SleepAwaiter(detail::deadline_after(d));
 }
 
 }  // namespace unsync

@@ -338,9 +338,7 @@ private:
     void wait_for(std::chrono::duration<Rep, Period> timeout) const {
         if (state().done()) return;
         if (detail::on_loop_thread()) detail::throw_blocking_on_loop();
-        const auto deadline = std::chrono::steady_clock::now() +
-                              std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
-        if (!m_state->wait_until(deadline)) {
+        if (!m_state->wait_until(detail::deadline_after(timeout))) {
             throw timeout_error("unsync: result() timed out before the future was done");
         }
     }

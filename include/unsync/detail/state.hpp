@@ -41,6 +41,19 @@ UNSYNC_EXPORT void futex_wake_all(const std::atomic<std::uint32_t>* word) noexce
 [[noreturn]] UNSYNC_EXPORT void throw_no_state();
 UNSYNC_EXPORT std::exception_ptr make_cancelled(const char* why);
 
+// now + d, saturated: duration::max() and other huge timeouts mean "never", not an overflow.
+template <class Rep, class Period>
+std::chrono::steady_clock::time_point deadline_after(std::chrono::duration<Rep, Period> d) {
+    using Clock = std::chrono::steady_clock;
+    const auto now = Clock::now();
+    if (d <= d.zero()) return now;
+    // Compared in double so that the comparison itself cannot overflow; half the range left is
+    // already centuries, far past any real deadline.
+    const std::chrono::duration<double> left = Clock::time_point::max() - now;
+    if (std::chrono::duration<double>(d) >= left / 2) return Clock::time_point::max();
+    return now + std::chrono::ceil<Clock::duration>(d);
+}
+
 class UNSYNC_EXPORT StateBase {
 public:
     // Bits of m_word. k_locked guards m_waiters; k_claimed is taken by the one completer;
