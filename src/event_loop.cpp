@@ -203,6 +203,11 @@ void EventLoop::Impl::drain() {
             run_task(t);
         }
         io.poll();
+        if (detail::handoffs_in_flight() != 0) {
+            // Another thread is handing over a task right now; it takes microseconds.
+            std::this_thread::yield();
+            continue;
+        }
         std::lock_guard lock(remote_mutex);
         if (remote.empty() && ready.empty()) {
             accepting = false;

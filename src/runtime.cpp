@@ -60,6 +60,11 @@ Runtime& runtime() {
     }
     std::atexit(&shutdown_at_exit);
     g_runtime.store(r, std::memory_order_release);
+    if (g_shut_down.load(std::memory_order_acquire)) {
+        // shutdown() came first: the runtime exists, so the API keeps working, but refuses work.
+        r->loop->stop();
+        r->pool.shutdown();
+    }
     return *r;
 }
 
@@ -84,8 +89,14 @@ std::thread::id thread() { return runtime().loop->thread_id(); }
 ThreadPool& thread_executor() { return runtime().pool; }
 
 void shutdown() noexcept {
-    Runtime* r = g_runtime.load(std::memory_order_acquire);
-    if (!r || g_shut_down.exchange(true, std::memory_order_acq_rel)) return;
+    Runtime* r = nullptr;
+    {
+        // Under the start-up mutex: a runtime starting now either sees the flag or is seen here.
+        std::lock_guard lock(g_mutex);
+        if (g_shut_down.exchange(true, std::memory_order_acq_rel)) return;
+        r = g_runtime.load(std::memory_order_relaxed);
+    }
+    if (!r) return;
     // The loop first: cancelling its tasks releases pool threads blocked on their results.
     r->loop->stop();
     r->pool.shutdown();

@@ -256,8 +256,22 @@ public:
     // Thread-safe; a second completion throws invalid_state_error.
     template <class... A>
     void set_result(A&&... a) const {
-        state().claim();
-        m_state->set_value(std::forward<A>(a)...);
+        if constexpr (std::is_void_v<T>) {
+            static_assert(sizeof...(A) == 0, "unsync: Unfuture<void>::set_result takes no value");
+            state().claim();
+            m_state->set_value();
+        } else {
+            // Built before claiming: a throwing constructor leaves the future pending.
+            T value(std::forward<A>(a)...);
+            state().claim();
+            try {
+                m_state->set_value(std::move(value));
+            } catch (...) {
+                m_state->set_error(std::current_exception());
+                m_state->complete();
+                throw;
+            }
+        }
         m_state->complete();
     }
     void set_exception(std::exception_ptr e) const {

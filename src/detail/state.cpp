@@ -160,7 +160,30 @@ Waiter* StateBase::publish() noexcept {
     return ordered;
 }
 
+namespace {
+// Completions on other threads that have taken their waiters but not yet handed them to the loop.
+// Shutdown waits for it to reach zero, so no cancelled task is lost in transit.
+std::atomic<unsigned> g_handoffs{0};
+}  // namespace
+
+unsigned handoffs_in_flight() noexcept {
+    // Acquire: pairs with the release below, so the handed-over tasks are in the remote queue.
+    return g_handoffs.load(std::memory_order_acquire);
+}
+
 void StateBase::complete() noexcept {
+    if (!on_loop_thread()) {
+        // Counted before publish() takes the list: whoever fails to unlink a waiter then sees it.
+        g_handoffs.fetch_add(1, std::memory_order_seq_cst);
+        Waiter* w = publish();
+        while (w) {
+            Waiter* next = w->m_next;
+            schedule(w->m_task);
+            w = next;
+        }
+        g_handoffs.fetch_sub(1, std::memory_order_release);
+        return;
+    }
     Waiter* w = publish();
     while (w) {
         // Read the link first: once scheduled, the waiter may resume and its frame go away.

@@ -35,6 +35,7 @@ UNSYNC_EXPORT std::coroutine_handle<> task_finished(TaskBase* task) noexcept;
 // False when the deadline passed.
 UNSYNC_EXPORT bool futex_wait_until(const std::atomic<std::uint32_t>* word, std::uint32_t expected,
                                     std::chrono::steady_clock::time_point deadline) noexcept;
+UNSYNC_EXPORT unsigned handoffs_in_flight() noexcept;
 UNSYNC_EXPORT void futex_wake_all(const std::atomic<std::uint32_t>* word) noexcept;
 [[noreturn]] UNSYNC_EXPORT void throw_blocking_on_loop();
 [[noreturn]] UNSYNC_EXPORT void throw_already_completed();

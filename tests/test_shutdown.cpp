@@ -1,0 +1,381 @@
+// Shutdown: at exit (std::exit with work still pending) and by an explicit unsync::shutdown().
+// Every scenario runs in a child process (gtest death tests, "threadsafe" style because the
+// runtime has threads), so that the shutdown of one cannot affect another, and so that the exit
+// code, the child's stderr and, under ASan, its leak report are all checked.
+
+#include <unsync/unsync.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <future>
+#include <string>
+#include <thread>
+
+using namespace std::chrono_literals;
+using unsync::Unfuture;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Only reached when the feature is broken: the child then reports instead of hanging.
+constexpr auto kWait = 20s;
+
+// How long a child may take, from the parent's view (process start under a sanitizer included).
+// The pending work in these children would otherwise last an hour or forever.
+constexpr auto kPrompt = 15s;
+
+// Runs `child` in a child process; it must exit with code 0, print a line matching `regex` on
+// stderr, and do so promptly.
+#define EXPECT_CLEAN_EXIT(child, regex)                                             \
+    do {                                                                            \
+        GTEST_FLAG_SET(death_test_style, "threadsafe");                             \
+        const auto expect_clean_exit_t0 = Clock::now();                             \
+        EXPECT_EXIT(child, ::testing::ExitedWithCode(0), regex);                    \
+        EXPECT_LT(Clock::now() - expect_clean_exit_t0, kPrompt) << "exit was slow"; \
+    } while (false)
+
+[[noreturn]] void fail_child(const char* why) {
+    std::fprintf(stderr, "child check failed: %s\n", why);
+    std::_Exit(3);
+}
+
+template <class T>
+std::string outcome(const Unfuture<T>& f) {
+    if (!f.done())
+        return "pending";
+    try {
+        (void)f.result();
+        return "value";
+    } catch (const unsync::cancelled_error&) {
+        return "cancelled";
+    } catch (const std::exception& e) {
+        return std::string("exception: ") + e.what();
+    }
+}
+
+// A coroutine that tells the caller it is about to sleep, then sleeps for an hour.
+Unfuture<int> sleep_an_hour(Unfuture<void> sleeping) {
+    sleeping.set_result();
+    co_await unsync::sleep(1h);
+    co_return 1;
+}
+
+Unfuture<int> await_forever(Unfuture<int> never, Unfuture<void> waiting) {
+    waiting.set_result();
+    co_return co_await never;
+}
+
+Unfuture<int> quick() {
+    co_return 1;
+}
+
+struct Guard {
+    const char* name;
+    bool completed = false;
+    ~Guard() {
+        std::fprintf(stderr, "%s destroyed %s\n", name,
+                     completed ? "after completing" : "by unwinding");
+    }
+};
+
+Unfuture<int> inner_with_guard(Unfuture<void> sleeping) {
+    Guard g{"inner guard"};
+    sleeping.set_result();
+    co_await unsync::sleep(1h);
+    g.completed = true;
+    co_return 1;
+}
+
+Unfuture<int> outer_with_guard(Unfuture<void> sleeping) {
+    Guard g{"outer guard"};
+    const int v = co_await inner_with_guard(sleeping);
+    g.completed = true;
+    co_return v;
+}
+
+Unfuture<int> guard_on_user_future(Unfuture<int> never, Unfuture<void> waiting) {
+    Guard g{"awaiting guard"};
+    waiting.set_result();
+    const int v = co_await never;
+    g.completed = true;
+    co_return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Children
+// ---------------------------------------------------------------------------------------------
+
+[[noreturn]] void exit_while_a_coroutine_sleeps() {
+    Unfuture<void> sleeping;
+    auto task = sleep_an_hour(sleeping);
+    sleeping.result(kWait);
+    std::fprintf(stderr, "exiting\n");
+    std::exit(0);
+}
+
+[[noreturn]] void exit_while_a_coroutine_awaits_a_user_future() {
+    Unfuture<int> never;
+    Unfuture<void> waiting;
+    auto task = await_forever(never, waiting);
+    waiting.result(kWait);
+    std::fprintf(stderr, "exiting\n");
+    std::exit(0);
+}
+
+// A pool of one thread: the first call occupies it until the second, still queued, is dropped
+// by shutdown (its future fails with cancelled_error). A handler registered before the runtime
+// started runs after the runtime's own exit handler and reports what became of the queued call.
+Unfuture<int>* g_queued = nullptr;
+
+void report_queued_call() {
+    std::fprintf(stderr, "queued call: %s\n", outcome(*g_queued).c_str());
+}
+
+[[noreturn]] void exit_with_a_queued_pool_call() {
+    std::atexit(&report_queued_call);
+    unsync::Options options;
+    options.thread_pool.max_threads = 1;
+    unsync::set_options(options);
+
+    std::promise<void> queued_ready;
+    std::shared_future<void> queued_ready_f = queued_ready.get_future().share();
+    std::promise<void> running;
+    auto first = unsync::thread_executor().submit([queued_ready_f, &running] {
+        running.set_value();
+        queued_ready_f.wait();
+        // Returns once shutdown dropped the queued call (or after kWait if it never does).
+        try {
+            (void)g_queued->result(kWait);
+        } catch (...) {
+        }
+        return 1;
+    });
+    running.get_future().wait();
+    g_queued = new Unfuture<int>(unsync::thread_executor().submit([] {
+        std::fprintf(stderr, "the queued call ran\n");
+        return 2;
+    }));
+    queued_ready.set_value();
+    std::fprintf(stderr, "exiting\n");
+    std::exit(0);
+}
+
+[[noreturn]] void call_after_shutdown() {
+    if (quick().result(kWait) != 1)
+        fail_child("the runtime did not run a coroutine");
+    unsync::shutdown();
+    unsync::shutdown();  // idempotent
+
+    auto task = quick();
+    bool cancelled = false;
+    try {
+        (void)task.result(kWait);
+    } catch (const unsync::cancelled_error&) {
+        cancelled = true;
+    } catch (const unsync::timeout_error&) {
+        fail_child("a coroutine called after shutdown hangs");
+    }
+    if (!cancelled)
+        fail_child("a coroutine called after shutdown ran");
+
+    // The same for the other ways of starting work.
+    if (outcome(unsync::thread_executor().submit([] { return 1; })) != "cancelled") {
+        fail_child("a pool call after shutdown was not cancelled");
+    }
+    auto chained = Unfuture<int>::from_value(1).then([](int x) { return x; });
+    try {
+        (void)chained.result(kWait);
+        fail_child("then() after shutdown ran");
+    } catch (const unsync::cancelled_error&) {
+    } catch (const unsync::timeout_error&) {
+        fail_child("then() after shutdown hangs");
+    }
+
+    // Plain futures need no runtime.
+    Unfuture<int> plain;
+    plain.set_result(7);
+    if (plain.result() != 7)
+        fail_child("plain future");
+
+    std::fprintf(stderr, "after shutdown: cancelled\n");
+    std::exit(0);
+}
+
+// runtime.hpp: "Afterwards new work fails with cancelled_error" - also when nothing had started
+// the runtime before shutdown().
+[[noreturn]] void shutdown_before_the_runtime_started() {
+    if (unsync::started())
+        fail_child("the runtime was already started");
+    unsync::shutdown();
+    auto task = quick();
+    std::string what = "ran";
+    try {
+        (void)task.result(kWait);
+    } catch (const unsync::cancelled_error&) {
+        what = "cancelled";
+    } catch (const unsync::timeout_error&) {
+        what = "hung";
+    }
+    std::fprintf(stderr, "coroutine after an early shutdown(): %s\n", what.c_str());
+    std::exit(0);
+}
+
+[[noreturn]] void exit_unwinds_a_cancelled_sleep() {
+    Unfuture<void> sleeping;
+    auto task = outer_with_guard(sleeping);
+    sleeping.result(kWait);
+    std::exit(0);
+}
+
+[[noreturn]] void exit_unwinds_a_cancelled_await() {
+    Unfuture<int> never;
+    Unfuture<void> waiting;
+    auto task = guard_on_user_future(never, waiting);
+    waiting.result(kWait);
+    std::exit(0);
+}
+
+[[noreturn]] void explicit_shutdown_cancels_pending_tasks() {
+    Unfuture<void> sleeping;
+    auto sleeper = sleep_an_hour(sleeping);
+    Unfuture<int> never;
+    Unfuture<void> waiting;
+    auto awaiter = await_forever(never, waiting);
+    sleeping.result(kWait);
+    waiting.result(kWait);
+    if (sleeper.done() || awaiter.done())
+        fail_child("tasks finished early");
+
+    unsync::shutdown();  // returns once every task has unwound
+
+    if (!sleeper.done())
+        fail_child("the sleeping task is not done after shutdown()");
+    if (!awaiter.done())
+        fail_child("the awaiting task is not done after shutdown()");
+    try {
+        (void)sleeper.result();
+        fail_child("result() of the sleeping task did not throw");
+    } catch (const unsync::cancelled_error&) {
+    }
+    if (outcome(awaiter) != "cancelled")
+        fail_child("the awaiting task was not cancelled");
+    // Whoever completes the awaited future now finds no one waiting; nothing breaks.
+    never.set_result(1);
+    if (outcome(awaiter) != "cancelled")
+        fail_child("the awaiting task changed its result");
+
+    std::fprintf(stderr, "shutdown: sleeper %s, awaiter %s\n", outcome(sleeper).c_str(),
+                 outcome(awaiter).c_str());
+    std::exit(0);
+}
+
+[[noreturn]] void shutdown_wakes_a_blocked_result() {
+    Unfuture<void> sleeping;
+    auto sleeper = sleep_an_hour(sleeping);
+    sleeping.result(kWait);
+    // Another thread shuts down while this one blocks in result().
+    std::thread stopper([] { unsync::shutdown(); });
+    std::string what = "value";
+    try {
+        (void)sleeper.result(kWait);
+    } catch (const unsync::cancelled_error&) {
+        what = "cancelled";
+    } catch (const unsync::timeout_error&) {
+        what = "timed out";
+    }
+    stopper.join();
+    std::fprintf(stderr, "blocked result(): %s\n", what.c_str());
+    std::exit(0);
+}
+
+Unfuture<int> exit_from_the_loop() {
+    Unfuture<void> other_sleeping;
+    auto other = sleep_an_hour(other_sleeping);  // still pending at exit
+    co_await other_sleeping;
+    std::fprintf(stderr, "exiting from a coroutine\n");
+    std::exit(0);
+}
+
+[[noreturn]] void exit_called_in_a_coroutine() {
+    auto task = exit_from_the_loop();
+    (void)task.result();  // never returns: the process exits first
+    fail_child("result() returned");
+}
+
+[[noreturn]] void exit_called_in_a_pool_call() {
+    Unfuture<void> sleeping;
+    auto task = sleep_an_hour(sleeping);  // still pending at exit
+    sleeping.result(kWait);
+    auto call = unsync::thread_executor().submit([]() -> int {
+        std::fprintf(stderr, "exiting from a pool call\n");
+        std::exit(0);
+    });
+    (void)call.result();  // never returns: the process exits first
+    fail_child("result() returned");
+}
+
+}  // namespace
+
+// =============================================================================================
+// Exit with work pending
+// =============================================================================================
+
+TEST(ShutdownAtExit, CoroutineSleepingForAnHour) {
+    EXPECT_CLEAN_EXIT(exit_while_a_coroutine_sleeps(), "exiting");
+}
+
+TEST(ShutdownAtExit, CoroutineAwaitingAFutureNobodyCompletes) {
+    EXPECT_CLEAN_EXIT(exit_while_a_coroutine_awaits_a_user_future(), "exiting");
+}
+
+TEST(ShutdownAtExit, QueuedThreadPoolCallIsDropped) {
+    EXPECT_CLEAN_EXIT(exit_with_a_queued_pool_call(), "queued call: cancelled");
+}
+
+TEST(ShutdownAtExit, CancelledSleepRunsDestructors) {
+    // Both frames unwind: the sleeping inner coroutine and the outer one awaiting it.
+    // Both frames unwind, in either order: the sleeping inner coroutine and the outer one
+    // awaiting it.
+    EXPECT_CLEAN_EXIT(exit_unwinds_a_cancelled_sleep(),
+                      "(inner guard destroyed by unwinding.*outer guard destroyed by unwinding)|"
+                      "(outer guard destroyed by unwinding.*inner guard destroyed by unwinding)");
+}
+
+TEST(ShutdownAtExit, CancelledAwaitRunsDestructors) {
+    EXPECT_CLEAN_EXIT(exit_unwinds_a_cancelled_await(), "awaiting guard destroyed by unwinding");
+}
+
+TEST(ShutdownAtExit, ExitCalledInsideACoroutine) {
+    EXPECT_CLEAN_EXIT(exit_called_in_a_coroutine(), "exiting from a coroutine");
+}
+
+TEST(ShutdownAtExit, ExitCalledInsideAThreadPoolCall) {
+    EXPECT_CLEAN_EXIT(exit_called_in_a_pool_call(), "exiting from a pool call");
+}
+
+// =============================================================================================
+// Explicit shutdown()
+// =============================================================================================
+
+TEST(ShutdownExplicit, CoroutineCalledAfterShutdownIsCancelled) {
+    EXPECT_CLEAN_EXIT(call_after_shutdown(), "after shutdown: cancelled");
+}
+
+TEST(ShutdownExplicit, ShutdownBeforeTheRuntimeStartedStillRefusesLaterWork) {
+    EXPECT_CLEAN_EXIT(shutdown_before_the_runtime_started(),
+                      "coroutine after an early shutdown\\(\\): cancelled");
+}
+
+TEST(ShutdownExplicit, PendingTasksAreCancelled) {
+    EXPECT_CLEAN_EXIT(explicit_shutdown_cancels_pending_tasks(),
+                      "shutdown: sleeper cancelled, awaiter cancelled");
+}
+
+TEST(ShutdownExplicit, WakesAThreadBlockedInResult) {
+    EXPECT_CLEAN_EXIT(shutdown_wakes_a_blocked_result(), "blocked result\\(\\): cancelled");
+}
