@@ -3,6 +3,8 @@
 #include <exception>
 #include <iostream>
 
+#include <unsync/process_pool.hpp>
+
 int custom_event_loop_main();
 int sleep_main();
 int thread_executor_main();
@@ -12,6 +14,7 @@ int typing_main();
 int exceptions_main();
 int unfuture_main();
 int lifetimes_main();
+int process_executor_main();
 int shutdown_main();
 
 namespace {
@@ -33,12 +36,15 @@ constexpr Example k_examples[] = {
     {"exceptions", &exceptions_main},
     {"unfuture", &unfuture_main},
     {"lifetimes", &lifetimes_main},
+    {"process_executor", &process_executor_main},
     {"shutdown", &shutdown_main},
 };
 
 }  // namespace
 
 int main() {
+    // The process pool's workers are this program started again: they serve here, not below.
+    unsync::serve_if_worker();
     int failures = 0;
     for (const auto& [name, run] : k_examples) {
         std::cout << "=== " << name << " ===\n";

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include <unsync/errors.hpp>
+#include <unsync/process_pool.hpp>
 
 namespace unsync {
 
@@ -13,9 +14,12 @@ namespace {
 struct Runtime {
     explicit Runtime(Options& o)
         : loop(o.loop_factory ? o.loop_factory() : std::make_unique<EventLoop>()),
-          pool(o.thread_pool) {}
+          pool(o.thread_pool),
+          procs(o.process_pool) {}
     std::unique_ptr<EventLoop> loop;
     ThreadPool pool;
+    // Its proxy threads and worker processes start with the first CPU-bound call.
+    ProcessPool procs;
 };
 
 constinit std::mutex g_mutex;
@@ -64,6 +68,7 @@ Runtime& runtime() {
         // shutdown() came first: the runtime exists, so the API keeps working, but refuses work.
         r->loop->stop();
         r->pool.shutdown();
+        r->procs.shutdown();
     }
     return *r;
 }
@@ -88,6 +93,8 @@ std::thread::id thread() { return runtime().loop->thread_id(); }
 
 ThreadPool& thread_executor() { return runtime().pool; }
 
+ProcessPool& process_executor() { return runtime().procs; }
+
 void shutdown() noexcept {
     Runtime* r = nullptr;
     {
@@ -100,6 +107,7 @@ void shutdown() noexcept {
     // The loop first: cancelling its tasks releases pool threads blocked on their results.
     r->loop->stop();
     r->pool.shutdown();
+    r->procs.shutdown();
 }
 
 namespace detail {

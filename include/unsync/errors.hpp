@@ -30,4 +30,24 @@ public:
     ~cancelled_error() override;
 };
 
+// An exception thrown by a CPU-bound call in a worker process whose type cannot be rebuilt in the
+// caller (anything but the std exception family): it carries the original type's name and what().
+class UNSYNC_EXPORT remote_error : public std::runtime_error {
+public:
+    remote_error(std::string type_name, const std::string& what);
+    ~remote_error() override;
+    const std::string& type_name() const noexcept { return m_type_name; }
+
+private:
+    std::string m_type_name;
+};
+
+// The worker process running a CPU-bound call died (signal, exit, kill) before answering. The pool
+// replaces the worker; other calls are not affected.
+class UNSYNC_EXPORT broken_worker_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+    ~broken_worker_error() override;
+};
+
 }  // namespace unsync

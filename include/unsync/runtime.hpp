@@ -6,6 +6,7 @@
 #include <memory>
 #include <thread>
 
+#include <unsync/detail/process_job.hpp>
 #include <unsync/event_loop.hpp>
 #include <unsync/export.hpp>
 #include <unsync/thread_pool.hpp>
@@ -14,6 +15,7 @@ namespace unsync {
 
 struct Options {
     ThreadPoolOptions thread_pool;
+    ProcessPoolOptions process_pool;
     // Makes the ambient loop (the seed's event-loop policy). Empty: a plain EventLoop.
     std::function<std::unique_ptr<EventLoop>()> loop_factory;
 };
@@ -28,7 +30,7 @@ UNSYNC_EXPORT EventLoop& loop();
 UNSYNC_EXPORT std::thread::id thread();
 UNSYNC_EXPORT ThreadPool& thread_executor();
 
-// Stops the loop (cancelling what is pending) and then the thread pool. Runs at exit by itself;
+// Stops the loop (cancelling what is pending), then the thread pool, then the process pool. Runs at exit by itself;
 // call it earlier to choose the moment. Afterwards new work fails with cancelled_error.
 UNSYNC_EXPORT void shutdown() noexcept;
 

@@ -47,7 +47,7 @@ public:
         };
         auto* job = new detail::PoolTask<R, decltype(call)>(std::move(call));
         submit_job(job);
-        return Unfuture<R>::adopt(job);
+        return detail::adopt_state<R>(job);
     }
 
     // Drops calls not yet started (their futures fail with cancelled_error), waits for the

@@ -20,7 +20,6 @@ namespace unsync {
 
 template <class T>
 class Unfuture;
-class ThreadPool;
 
 namespace detail {
 
@@ -186,6 +185,10 @@ struct Unwrap<Unfuture<U>> {
 template <class Out, class T, class F, int Kind>
 Unfuture<Out> then_task(Unfuture<T> source, F cont);
 
+// A handle that takes over one reference the caller holds (executors hand out their jobs so).
+template <class T>
+Unfuture<T> adopt_state(State<T>* s) noexcept;
+
 }  // namespace detail
 
 template <class T>
@@ -324,11 +327,10 @@ private:
     };
 
     friend class detail::PromiseCommon<T>;
-    friend class ThreadPool;
+    template <class U>
+    friend Unfuture<U> detail::adopt_state(detail::State<U>* s) noexcept;
     struct Adopt {};
     Unfuture(detail::State<T>* s, Adopt) noexcept : m_state(s) {}
-    // Takes over one reference the caller holds.
-    static Unfuture adopt(detail::State<T>* s) noexcept { return Unfuture(s, Adopt{}); }
 
     template <class F>
     static Unfuture from_std(F f) {
@@ -365,6 +367,11 @@ private:
 };
 
 namespace detail {
+
+template <class T>
+Unfuture<T> adopt_state(State<T>* s) noexcept {
+    return Unfuture<T>(s, typename Unfuture<T>::Adopt{});
+}
 
 template <class T>
 Unfuture<T> PromiseCommon<T>::get_return_object() noexcept {

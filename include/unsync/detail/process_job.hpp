@@ -1,0 +1,41 @@
+#pragma once
+// The light part of the process pool: its options and its job node, for the runtime's headers.
+// The serialization (cereal) lives in <unsync/process_pool.hpp>.
+
+#include <cstddef>
+#include <exception>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <unsync/export.hpp>
+
+namespace unsync {
+
+struct ProcessPoolOptions {
+    // Worker processes; 0 means one per core.
+    std::size_t size = 0;
+};
+
+class ProcessPool;
+
+namespace detail {
+
+// A CPU-bound call on its way to a worker: the registry key of the function and its serialized
+// arguments. The typed part (the future's state) derives from it.
+struct ProcessJob {
+    using Finish = void (*)(ProcessJob*, std::string_view reply) noexcept;
+    using Fail = void (*)(ProcessJob*, std::exception_ptr error) noexcept;
+
+    ProcessJob(const char* key, std::string request, Finish finish, Fail fail) noexcept
+        : m_key(key), m_request(std::move(request)), m_finish(finish), m_fail(fail) {}
+
+    ProcessJob* m_next = nullptr;
+    const char* m_key;
+    std::string m_request;
+    Finish m_finish;  // deserializes the result, completes the future, releases the job
+    Fail m_fail;      // completes the future with the error, releases the job
+};
+
+}  // namespace detail
+}  // namespace unsync

@@ -1,0 +1,472 @@
+#include <unsync/process_pool.hpp>
+
+#include <cxxabi.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
+
+#include <unsync/errors.hpp>
+
+extern char** environ;
+
+namespace unsync {
+
+using detail::ProcessJob;
+
+namespace {
+
+// The worker finds its end of the socket on this descriptor, and its parent's pid in the
+// environment variable, as "fd:pid".
+constexpr int k_worker_fd = 3;
+constexpr const char* k_worker_env = "UNSYNC_PROCESS_WORKER";
+constexpr std::uint32_t k_request_magic = 0x51534e55;  // "UNSQ"
+constexpr std::uint32_t k_reply_magic = 0x52534e55;    // "UNSR"
+enum Status : std::uint32_t { k_ok = 0, k_error = 1, k_ready = 2 };
+
+struct RequestHeader {
+    std::uint32_t magic;
+    std::uint32_t key_size;
+    std::uint64_t payload_size;
+};
+struct ReplyHeader {
+    std::uint32_t magic;
+    std::uint32_t status;
+    std::uint64_t payload_size;
+};
+
+bool read_full(int fd, void* data, std::size_t size) {
+    auto* p = static_cast<char*>(data);
+    while (size > 0) {
+        const ssize_t n = ::read(fd, p, size);
+        if (n > 0) {
+            p += n;
+            size -= static_cast<std::size_t>(n);
+        } else if (n == 0 || errno != EINTR) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool write_full(int fd, const void* data, std::size_t size) {
+    const auto* p = static_cast<const char*>(data);
+    while (size > 0) {
+        // MSG_NOSIGNAL: a dead peer must give EPIPE, not kill this process with SIGPIPE.
+        const ssize_t n = ::send(fd, p, size, MSG_NOSIGNAL);
+        if (n > 0) {
+            p += n;
+            size -= static_cast<std::size_t>(n);
+        } else if (n < 0 && errno != EINTR) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool write_reply(int fd, Status status, const std::string& payload) {
+    const ReplyHeader h{k_reply_magic, status, payload.size()};
+    return write_full(fd, &h, sizeof h) && write_full(fd, payload.data(), payload.size());
+}
+
+std::map<std::string, detail::CpuEntry, std::less<>>& registry() {
+    static std::map<std::string, detail::CpuEntry, std::less<>> entries;
+    return entries;
+}
+
+std::mutex& registry_mutex() {
+    static std::mutex m;
+    return m;
+}
+
+std::string demangle(const char* name) {
+    int status = 0;
+    std::unique_ptr<char, void (*)(void*)> out(abi::__cxa_demangle(name, nullptr, nullptr, &status),
+                                               std::free);
+    return status == 0 && out ? std::string(out.get()) : std::string(name);
+}
+
+// Runs one call in the worker; the reply says how it went.
+Status run_call(std::string_view key, std::string_view request, std::string& reply) {
+    detail::CpuEntry entry = nullptr;
+    {
+        std::lock_guard lock(registry_mutex());
+        auto it = registry().find(key);
+        if (it != registry().end()) entry = it->second;
+    }
+    std::string type;
+    std::string what;
+    try {
+        if (!entry) {
+            throw std::logic_error("unsync: this program has no CPU-bound function " +
+                                   std::string(key) + " (is the worker the same program?)");
+        }
+        entry(request, reply);
+        return k_ok;
+    } catch (const std::exception& e) {
+        type = demangle(typeid(e).name());
+        what = e.what();
+    } catch (...) {
+        const std::type_info* t = abi::__cxa_current_exception_type();
+        type = t ? demangle(t->name()) : "unknown exception";
+    }
+    reply.clear();
+    detail::serialize_to(reply, type, what);
+    return k_error;
+}
+
+// The std exceptions a worker's error can be rebuilt as in the caller, by exact type.
+std::exception_ptr rebuild(std::string_view payload) {
+    std::string type;
+    std::string what;
+    try {
+        detail::deserialize_from(payload, type, what);
+    } catch (...) {
+        return std::make_exception_ptr(broken_worker_error("unsync: unreadable error from worker"));
+    }
+    if (type == "std::runtime_error") return std::make_exception_ptr(std::runtime_error(what));
+    if (type == "std::logic_error") return std::make_exception_ptr(std::logic_error(what));
+    if (type == "std::invalid_argument") return std::make_exception_ptr(std::invalid_argument(what));
+    if (type == "std::domain_error") return std::make_exception_ptr(std::domain_error(what));
+    if (type == "std::length_error") return std::make_exception_ptr(std::length_error(what));
+    if (type == "std::out_of_range") return std::make_exception_ptr(std::out_of_range(what));
+    if (type == "std::range_error") return std::make_exception_ptr(std::range_error(what));
+    if (type == "std::overflow_error") return std::make_exception_ptr(std::overflow_error(what));
+    if (type == "std::underflow_error") return std::make_exception_ptr(std::underflow_error(what));
+    if (type == "std::bad_alloc") return std::make_exception_ptr(std::bad_alloc());
+    return std::make_exception_ptr(remote_error(std::move(type), what));
+}
+
+std::vector<std::string> own_command_line() {
+    std::ifstream in("/proc/self/cmdline", std::ios::binary);
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<std::string> args;
+    for (std::size_t start = 0; start < all.size();) {
+        const std::size_t end = all.find('\0', start);
+        args.push_back(all.substr(start, end - start));
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    if (args.empty()) args.emplace_back("unsync-worker");
+    return args;
+}
+
+std::string describe_exit(int status) {
+    if (WIFSIGNALED(status)) {
+        const int sig = WTERMSIG(status);
+        const char* name = ::strsignal(sig);
+        return "killed by signal " + std::to_string(sig) + " (" + (name ? name : "?") + ")";
+    }
+    if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+    return "ended (wait status " + std::to_string(status) + ")";
+}
+
+}  // namespace
+
+namespace detail {
+
+bool register_cpu_entry(const char* key, CpuEntry entry) noexcept {
+    try {
+        std::lock_guard lock(registry_mutex());
+        registry().emplace(key, entry);
+    } catch (...) {
+        return false;
+    }
+    return true;
+}
+
+}  // namespace detail
+
+void serve_if_worker() {
+    const char* env = std::getenv(k_worker_env);
+    if (!env) return;
+    int fd = -1;
+    long parent = -1;
+    if (std::sscanf(env, "%d:%ld", &fd, &parent) != 2 || fd < 0) return;
+    ::unsetenv(k_worker_env);
+    // Die with the parent, even by SIGKILL; and if it is already gone, do not start.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != static_cast<pid_t>(parent)) std::_Exit(0);
+    if (!write_reply(fd, k_ready, {})) std::_Exit(0);
+    std::string key;
+    std::string request;
+    std::string reply;
+    for (;;) {
+        RequestHeader h{};
+        // End of input: the parent closed the socket (shutdown) or died.
+        if (!read_full(fd, &h, sizeof h) || h.magic != k_request_magic) break;
+        key.resize(h.key_size);
+        request.resize(h.payload_size);
+        if (!read_full(fd, key.data(), key.size()) ||
+            !read_full(fd, request.data(), request.size())) {
+            break;
+        }
+        reply.clear();
+        const Status status = run_call(key, request, reply);
+        // _Exit below skips stdio's flush at exit, so what the call printed goes out now.
+        std::cout.flush();
+        std::fflush(nullptr);
+        if (!write_reply(fd, status, reply)) break;
+    }
+    // The worker is a server, not the program: skip the program's atexit handlers and statics.
+    std::_Exit(0);
+}
+
+struct ProcessPool::Impl {
+    struct Slot {
+        pid_t pid = -1;  // guarded by mutex (the proxy thread writes it, worker_pids reads it)
+        int fd = -1;     // the proxy thread's only
+        std::thread proxy;
+    };
+
+    explicit Impl(ProcessPoolOptions o) : options(o), argv(own_command_line()) {
+        if (options.size == 0) options.size = std::max(1u, std::thread::hardware_concurrency());
+        slots = std::vector<Slot>(options.size);
+    }
+
+    ProcessPoolOptions options;
+    std::vector<std::string> argv;
+    mutable std::mutex mutex;
+    std::condition_variable cv;
+    ProcessJob* head = nullptr;  // guarded by mutex
+    ProcessJob* tail = nullptr;
+    bool stopping = false;
+    bool started = false;
+    std::vector<Slot> slots;
+
+    ProcessJob* take();
+    void proxy(Slot& slot);
+    bool spawn(Slot& slot, std::string& error);
+    std::string reap(Slot& slot, bool kill_first);
+    bool send(Slot& slot, const ProcessJob& job);
+};
+
+ProcessJob* ProcessPool::Impl::take() {
+    std::unique_lock lock(mutex);
+    cv.wait(lock, [this] { return head != nullptr || stopping; });
+    if (!head) return nullptr;
+    ProcessJob* job = head;
+    head = job->m_next;
+    if (!head) tail = nullptr;
+    return job;
+}
+
+bool ProcessPool::Impl::spawn(Slot& slot, std::string& error) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        error = std::string("socketpair: ") + std::strerror(errno);
+        return false;
+    }
+    if (sv[1] == k_worker_fd) {
+        // dup2 onto itself would keep FD_CLOEXEC on older C libraries.
+        const int moved = ::fcntl(sv[1], F_DUPFD_CLOEXEC, k_worker_fd + 1);
+        ::close(sv[1]);
+        sv[1] = moved;
+    }
+    std::vector<std::string> env_strings;
+    for (char** e = environ; e && *e; ++e) {
+        if (std::strncmp(*e, k_worker_env, std::strlen(k_worker_env)) != 0) env_strings.emplace_back(*e);
+    }
+    env_strings.push_back(std::string(k_worker_env) + "=" + std::to_string(k_worker_fd) + ":" +
+                          std::to_string(::getpid()));
+    std::vector<char*> envp;
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    std::vector<char*> args;
+    for (auto& s : argv) args.push_back(s.data());
+    args.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    ::posix_spawn_file_actions_init(&actions);
+    ::posix_spawn_file_actions_adddup2(&actions, sv[1], k_worker_fd);
+    pid_t pid = -1;
+    const int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, args.data(), envp.data());
+    ::posix_spawn_file_actions_destroy(&actions);
+    ::close(sv[1]);
+    if (rc != 0) {
+        ::close(sv[0]);
+        error = std::string("posix_spawn: ") + std::strerror(rc);
+        return false;
+    }
+    {
+        std::lock_guard lock(mutex);
+        slot.pid = pid;
+    }
+    slot.fd = sv[0];
+    // The worker says it is serving. A program whose main() does not call serve_if_worker()
+    // never does: better a clear error than a second copy of the program running on.
+    pollfd p{slot.fd, POLLIN, 0};
+    ReplyHeader h{};
+    if (::poll(&p, 1, 30'000) != 1 || !read_full(slot.fd, &h, sizeof h) || h.magic != k_reply_magic ||
+        h.status != k_ready) {
+        reap(slot, true);
+        error = "the worker process did not start serving: call unsync::serve_if_worker() first "
+                "thing in main()";
+        return false;
+    }
+    return true;
+}
+
+std::string ProcessPool::Impl::reap(Slot& slot, bool kill_first) {
+    pid_t pid = -1;
+    {
+        std::lock_guard lock(mutex);
+        pid = std::exchange(slot.pid, -1);
+    }
+    if (slot.fd >= 0) ::close(std::exchange(slot.fd, -1));
+    if (pid < 0) return "not running";
+    if (kill_first) ::kill(pid, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return "worker process " + std::to_string(pid) + " " + describe_exit(status);
+}
+
+bool ProcessPool::Impl::send(Slot& slot, const ProcessJob& job) {
+    const std::size_t key_size = std::strlen(job.m_key);
+    const RequestHeader h{k_request_magic, static_cast<std::uint32_t>(key_size), job.m_request.size()};
+    return write_full(slot.fd, &h, sizeof h) && write_full(slot.fd, job.m_key, key_size) &&
+           write_full(slot.fd, job.m_request.data(), job.m_request.size());
+}
+
+void ProcessPool::Impl::proxy(Slot& slot) {
+    pthread_setname_np(pthread_self(), "unsync-proc");
+    std::string reply;
+    while (ProcessJob* job = take()) {
+        std::string error;
+        bool sent = false;
+        // A worker that died while idle is noticed here: replace it and send again, once.
+        for (int attempt = 0; attempt < 2 && !sent; ++attempt) {
+            if (slot.fd < 0 && !spawn(slot, error)) break;
+            sent = send(slot, *job);
+            if (!sent) error = reap(slot, true);
+        }
+        if (!sent) {
+            job->m_fail(job, std::make_exception_ptr(broken_worker_error(
+                                 "unsync: could not run the call in a worker: " + error)));
+            continue;
+        }
+        ReplyHeader h{};
+        bool ok = read_full(slot.fd, &h, sizeof h) && h.magic == k_reply_magic;
+        if (ok) {
+            reply.resize(h.payload_size);
+            ok = read_full(slot.fd, reply.data(), reply.size());
+        }
+        if (!ok) {
+            job->m_fail(job, std::make_exception_ptr(broken_worker_error(
+                                 "unsync: the call's " + reap(slot, false) + " during the call")));
+            continue;
+        }
+        if (h.status == k_ok) {
+            job->m_finish(job, reply);
+        } else {
+            job->m_fail(job, rebuild(reply));
+        }
+        // Do not keep a 64 MiB buffer around for the next small call.
+        if (reply.capacity() > (1u << 20)) std::string().swap(reply);
+    }
+    // Closing the socket tells the worker to exit; then collect it.
+    reap(slot, false);
+}
+
+ProcessPool::ProcessPool(ProcessPoolOptions options) : m_impl(std::make_unique<Impl>(options)) {}
+
+ProcessPool::~ProcessPool() { shutdown(); }
+
+std::size_t ProcessPool::size() const noexcept { return m_impl->options.size; }
+
+std::vector<int> ProcessPool::worker_pids() const {
+    std::lock_guard lock(m_impl->mutex);
+    std::vector<int> pids;
+    for (const auto& s : m_impl->slots) {
+        if (s.pid >= 0) pids.push_back(s.pid);
+    }
+    return pids;
+}
+
+void ProcessPool::submit_job(ProcessJob* job) noexcept {
+    Impl& impl = *m_impl;
+    {
+        std::unique_lock lock(impl.mutex);
+        if (!impl.stopping) {
+            if (!impl.started) {
+                // Proxy threads (and with them the workers) start with the first call. Each
+                // worker is spawned by its proxy thread, which outlives it: the worker's
+                // parent-death signal is tied to the thread that spawned it.
+                impl.started = true;
+                for (auto& slot : impl.slots) {
+                    try {
+                        slot.proxy = std::thread([&impl, &slot] { impl.proxy(slot); });
+                    } catch (const std::system_error&) {
+                        // Fewer proxies serve the queue; with none, the call fails below.
+                    }
+                }
+            }
+            const bool any = std::any_of(impl.slots.begin(), impl.slots.end(),
+                                         [](const Impl::Slot& s) { return s.proxy.joinable(); });
+            if (!any) {
+                lock.unlock();
+                job->m_fail(job, std::make_exception_ptr(broken_worker_error(
+                                     "unsync: could not start the process pool's threads")));
+                return;
+            }
+            job->m_next = nullptr;
+            if (impl.tail) {
+                impl.tail->m_next = job;
+            } else {
+                impl.head = job;
+            }
+            impl.tail = job;
+            impl.cv.notify_one();
+            return;
+        }
+    }
+    job->m_fail(job, detail::make_cancelled("unsync: the process pool shut down before the call ran"));
+}
+
+void ProcessPool::shutdown() noexcept {
+    Impl& impl = *m_impl;
+    ProcessJob* jobs = nullptr;
+    {
+        std::lock_guard lock(impl.mutex);
+        if (impl.stopping) return;
+        impl.stopping = true;
+        jobs = std::exchange(impl.head, nullptr);
+        impl.tail = nullptr;
+    }
+    impl.cv.notify_all();
+    while (jobs) {
+        ProcessJob* next = jobs->m_next;
+        jobs->m_fail(jobs, detail::make_cancelled(
+                               "unsync: the process pool shut down before the call was sent"));
+        jobs = next;
+    }
+    for (auto& slot : impl.slots) {
+        if (slot.proxy.joinable()) slot.proxy.join();
+    }
+}
+
+}  // namespace unsync
