@@ -7,10 +7,10 @@
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <mutex>
-#include <queue>
 #include <stdexcept>
 #include <vector>
 
@@ -20,13 +20,16 @@
 
 namespace unsync {
 
+using detail::StateBase;
 using detail::TaskBase;
 
 namespace {
 
+// A sleeping task. The entry holds a reference to the task's state, so an entry made stale by
+// cancellation (the task's m_sleep_seq moved on) never points to a freed frame.
 struct Timer {
     std::chrono::steady_clock::time_point deadline;
-    std::uint64_t seq;  // equal deadlines fire in the order they were set
+    std::uint64_t seq;  // equal deadlines fire in the order they were set; never 0
     TaskBase* task;
     bool operator>(const Timer& o) const noexcept {
         return deadline != o.deadline ? deadline > o.deadline : seq > o.seq;
@@ -51,7 +54,8 @@ struct EventLoop::Impl {
 
     // Loop thread only.
     std::deque<TaskBase*> ready;
-    std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
+    std::vector<Timer> timers;  // a min-heap on (deadline, seq)
+    std::size_t stale_timers = 0;  // entries of cancelled sleeps still in the heap
     std::uint64_t timer_seq = 0;
     // Wakes the loop from run_one() at the earliest deadline. (run_one_until would wake it
     // every second while a long sleep is pending.)
@@ -63,9 +67,12 @@ struct EventLoop::Impl {
     // Only the ambient loop runs tasks; another EventLoop runs its io_context alone.
     bool ambient = false;
 
+    std::vector<TaskBase*> cancels;  // loop thread: cancellation requests to act on
+
     // Other threads hand tasks over here.
     std::mutex remote_mutex;
     std::vector<TaskBase*> remote;     // guarded by remote_mutex
+    std::vector<TaskBase*> remote_cancels;  // guarded by remote_mutex
     std::vector<TaskBase*> incoming;   // loop thread: swapped with remote to take a batch
     bool accepting = true;             // guarded by remote_mutex
     // seq_cst on both: the loop stores true then checks `remote`; a producer pushes to `remote`
@@ -77,6 +84,9 @@ struct EventLoop::Impl {
 
     void run();
     void run_task(TaskBase* t) noexcept;
+    void process_cancels() noexcept;
+    void purge_stale_timers() noexcept;
+    void wake_timer(const Timer& timer) noexcept;
     void take_remote();
     void fire_timers();
     void sleep_until_work();
@@ -112,7 +122,7 @@ thread_local EventLoop::Impl* t_running = nullptr;
 
 void EventLoop::Impl::run_task(TaskBase* t) noexcept {
     if (!t->m_started) {
-        if (draining) {
+        if (draining || t->m_cancelled) {
             abandon(t);
             return;
         }
@@ -126,17 +136,72 @@ void EventLoop::Impl::take_remote() {
     {
         std::lock_guard lock(remote_mutex);
         incoming.swap(remote);
+        cancels.insert(cancels.end(), remote_cancels.begin(), remote_cancels.end());
+        remote_cancels.clear();
     }
     ready.insert(ready.end(), incoming.begin(), incoming.end());
     incoming.clear();
 }
 
+void EventLoop::Impl::wake_timer(const Timer& timer) noexcept {
+    if (timer.task->m_sleep_seq == timer.seq) {
+        timer.task->m_sleep_seq = 0;
+        ready.push_back(timer.task);
+    } else {
+        --stale_timers;
+    }
+    timer.task->m_state->release();
+}
+
+static Timer pop_timer(std::vector<Timer>& heap) {
+    std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+    Timer t = heap.back();
+    heap.pop_back();
+    return t;
+}
+
 void EventLoop::Impl::fire_timers() {
     if (timers.empty()) return;
     const auto now = std::chrono::steady_clock::now();
-    while (!timers.empty() && timers.top().deadline <= now) {
-        ready.push_back(timers.top().task);
-        timers.pop();
+    while (!timers.empty() && timers.front().deadline <= now) wake_timer(pop_timer(timers));
+}
+
+void EventLoop::Impl::purge_stale_timers() noexcept {
+    // Cancelled long sleeps would otherwise keep their frames until their deadlines.
+    auto stale = [](const Timer& t) { return t.task->m_sleep_seq != t.seq; };
+    for (const Timer& t : timers) {
+        if (stale(t)) t.task->m_state->release();
+    }
+    timers.erase(std::remove_if(timers.begin(), timers.end(), stale), timers.end());
+    std::make_heap(timers.begin(), timers.end(), std::greater<>());
+    stale_timers = 0;
+}
+
+// Cancellation happens here, on the loop thread, from a worklist: cancelling a long chain of
+// tasks that await each other takes no stack.
+void EventLoop::Impl::process_cancels() noexcept {
+    while (!cancels.empty()) {
+        TaskBase* t = cancels.back();
+        cancels.pop_back();
+        if (stale_timers > 1024 && stale_timers > timers.size() / 2) purge_stale_timers();
+        if (!t->m_state->done() && !t->m_cancelled) {
+            t->m_cancelled = true;
+            if (!t->m_started) {
+                // Still in the ready queue: run_task completes it without running it.
+            } else if (StateBase* awaited = t->m_wait_state) {
+                // Cancellation reaches what the task awaits (asyncio does the same); when that
+                // cannot be cancelled, the task alone leaves the wait.
+                if (!awaited->cancel() && awaited->remove_waiter(t->m_wait_node)) {
+                    ready.push_back(t);
+                }
+            } else if (t->m_sleep_seq != 0) {
+                t->m_sleep_seq = 0;  // its timer entry is now stale
+                ++stale_timers;
+                ready.push_back(t);
+            }
+            // Otherwise it is running or ready to run: its next suspension throws.
+        }
+        t->m_state->release();
     }
 }
 
@@ -145,11 +210,11 @@ void EventLoop::Impl::sleep_until_work() {
     bool has_remote = false;
     {
         std::lock_guard lock(remote_mutex);
-        has_remote = !remote.empty();
+        has_remote = !remote.empty() || !remote_cancels.empty();
     }
     if (!has_remote && !stop_requested.load(std::memory_order_seq_cst)) {
-        if (!timers.empty() && (!armed_pending || armed != timers.top().deadline)) {
-            armed = timers.top().deadline;
+        if (!timers.empty() && (!armed_pending || armed != timers.front().deadline)) {
+            armed = timers.front().deadline;
             armed_pending = true;
             // Re-arming cancels the previous wait, whose handler then runs with an error.
             wakeup.expires_at(armed);
@@ -168,6 +233,7 @@ void EventLoop::Impl::run() {
     // Acquire: pairs with the release in stop(), nothing else is published through it.
     while (!stop_requested.load(std::memory_order_acquire)) {
         take_remote();
+        process_cancels();
         fire_timers();
         // Run what is ready now; what these tasks schedule waits for the next turn, after I/O.
         for (std::size_t n = ready.size(); n > 0 && !ready.empty(); --n) {
@@ -176,7 +242,7 @@ void EventLoop::Impl::run() {
             run_task(t);
         }
         io.poll();
-        if (ready.empty()) sleep_until_work();
+        if (ready.empty() && cancels.empty()) sleep_until_work();
     }
     drain();
     t_loop = nullptr;
@@ -185,18 +251,18 @@ void EventLoop::Impl::run() {
 
 void EventLoop::Impl::drain() {
     draining = true;
+    take_remote();
+    process_cancels();
     for (TaskBase* t = registry; t; t = t->m_next) {
         t->m_cancelled = true;
         if (t->m_wait_state && t->m_wait_state->remove_waiter(t->m_wait_node)) {
             ready.push_back(t);
         }
     }
-    while (!timers.empty()) {
-        ready.push_back(timers.top().task);
-        timers.pop();
-    }
+    while (!timers.empty()) wake_timer(pop_timer(timers));
     for (;;) {
         take_remote();
+        process_cancels();
         while (!ready.empty()) {
             TaskBase* t = ready.front();
             ready.pop_front();
@@ -209,7 +275,7 @@ void EventLoop::Impl::drain() {
             continue;
         }
         std::lock_guard lock(remote_mutex);
-        if (remote.empty() && ready.empty()) {
+        if (remote.empty() && remote_cancels.empty() && ready.empty() && cancels.empty()) {
             accepting = false;
             break;
         }
@@ -303,9 +369,39 @@ std::coroutine_handle<> task_finished(TaskBase* task) noexcept {
     return std::noop_coroutine();
 }
 
+bool request_cancel(TaskBase* task) noexcept {
+    if (task->m_state->done()) return false;
+    // acq_rel: one request per task reaches the loop; the others see it was made.
+    if (task->m_cancel_requested.exchange(true, std::memory_order_acq_rel)) return true;
+    // The request keeps the task alive until the loop has acted on it.
+    task->m_state->add_ref();
+    if (EventLoop::Impl* impl = t_loop) {
+        impl->cancels.push_back(task);
+        return true;
+    }
+    EventLoop::Impl& impl = *unsync::loop().m_impl;
+    {
+        std::lock_guard lock(impl.remote_mutex);
+        if (impl.accepting) {
+            impl.remote_cancels.push_back(task);
+            task = nullptr;
+        }
+    }
+    if (task) {
+        // The loop is gone; shutdown already cancelled everything it had.
+        task->m_state->release();
+        return false;
+    }
+    if (impl.sleeping.load(std::memory_order_seq_cst)) impl.wake();
+    return true;
+}
+
 void add_timer(TaskBase* task, std::chrono::steady_clock::time_point deadline) {
     if (!t_loop) throw std::logic_error("unsync: unsync::sleep is awaited on the loop thread only");
-    t_loop->timers.push(Timer{deadline, t_loop->timer_seq++, task});
+    task->m_sleep_seq = ++t_loop->timer_seq;
+    task->m_state->add_ref();
+    t_loop->timers.push_back(Timer{deadline, task->m_sleep_seq, task});
+    std::push_heap(t_loop->timers.begin(), t_loop->timers.end(), std::greater<>());
 }
 
 }  // namespace detail

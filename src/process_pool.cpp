@@ -174,6 +174,14 @@ std::vector<std::string> own_command_line() {
     return args;
 }
 
+void fail_unsent(ProcessJob* job, const char* why) noexcept {
+    if (job->claim_for_cancel()) {
+        job->m_fail(job, detail::make_cancelled(why));
+    } else {
+        job->m_discard(job);
+    }
+}
+
 std::string describe_exit(int status) {
     if (WIFSIGNALED(status)) {
         const int sig = WTERMSIG(status);
@@ -356,6 +364,10 @@ void ProcessPool::Impl::proxy(Slot& slot) {
     pthread_setname_np(pthread_self(), "unsync-proc");
     std::string reply;
     while (ProcessJob* job = take()) {
+        if (!job->claim_for_sending()) {
+            job->m_discard(job);  // cancelled while queued; its future is done
+            continue;
+        }
         std::string error;
         bool sent = false;
         // A worker that died while idle is noticed here: replace it and send again, once.
@@ -444,7 +456,7 @@ void ProcessPool::submit_job(ProcessJob* job) noexcept {
             return;
         }
     }
-    job->m_fail(job, detail::make_cancelled("unsync: the process pool shut down before the call ran"));
+    fail_unsent(job, "unsync: the process pool shut down before the call ran");
 }
 
 void ProcessPool::shutdown() noexcept {
@@ -460,8 +472,7 @@ void ProcessPool::shutdown() noexcept {
     impl.cv.notify_all();
     while (jobs) {
         ProcessJob* next = jobs->m_next;
-        jobs->m_fail(jobs, detail::make_cancelled(
-                               "unsync: the process pool shut down before the call was sent"));
+        fail_unsent(jobs, "unsync: the process pool shut down before the call was sent");
         jobs = next;
     }
     for (auto& slot : impl.slots) {

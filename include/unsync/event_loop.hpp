@@ -17,6 +17,7 @@ namespace unsync {
 namespace detail {
 class TaskBase;
 UNSYNC_EXPORT void schedule(TaskBase* task) noexcept;
+UNSYNC_EXPORT bool request_cancel(TaskBase* task) noexcept;
 }  // namespace detail
 class EventLoop;
 namespace detail {
@@ -50,6 +51,7 @@ public:
 
 private:
     friend void detail::schedule(detail::TaskBase* task) noexcept;
+    friend bool detail::request_cancel(detail::TaskBase* task) noexcept;
     friend void detail::start_ambient(EventLoop& loop);
     void post(detail::TaskBase* task) noexcept;
 

@@ -197,10 +197,19 @@ template <class R>
 class ProcessTask final : public State<R>, public ProcessJob {
 public:
     ProcessTask(const char* key, std::string request)
-        : State<R>(&destroy, 2, StateBase::k_claimed),
-          ProcessJob(key, std::move(request), &finish, &fail) {}
+        : State<R>(&destroy, 2, StateBase::k_claimed, &cancel),
+          ProcessJob(key, std::move(request), &finish, &fail, &discard) {}
 
 private:
+    // A call not yet sent is dropped; one a worker runs cannot be interrupted.
+    static bool cancel(StateBase* s) noexcept {
+        auto* self = static_cast<ProcessTask*>(s);
+        if (!self->claim_for_cancel()) return false;
+        self->set_error(make_cancelled("unsync: cancelled before the call was sent to a worker"));
+        self->complete();
+        return true;
+    }
+    static void discard(ProcessJob* job) noexcept { static_cast<ProcessTask*>(job)->release(); }
     static void finish(ProcessJob* job, std::string_view reply) noexcept {
         auto* self = static_cast<ProcessTask*>(job);
         try {

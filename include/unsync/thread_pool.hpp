@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -32,22 +33,31 @@ public:
     ThreadPool(const ThreadPool&) = delete;
     ThreadPool& operator=(const ThreadPool&) = delete;
 
-    // Runs f(args...) on a pool thread. Arguments are decay-copied into the call.
+    // Runs f(args...) on a pool thread. Arguments are decay-copied into the call. A callable
+    // that accepts a std::stop_token first gets one; cancel() on the future requests the stop.
     template <class F, class... A>
     auto submit(F&& f, A&&... args) {
-        static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<A>...>,
+        using Fn = std::decay_t<F>;
+        constexpr bool stoppable = std::is_invocable_v<Fn, std::stop_token, std::decay_t<A>...>;
+        static_assert(stoppable || std::is_invocable_v<Fn, std::decay_t<A>...>,
                       "unsync: the function cannot be called with copies of these arguments; "
                       "pass std::ref(x) for a reference parameter");
-        using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
-        static_assert(!std::is_reference_v<R>,
-                      "unsync: the function returns a reference, which would dangle once the call "
-                      "ends; return by value, a pointer, or a std::reference_wrapper");
-        auto call = [f = std::forward<F>(f), ... args = std::forward<A>(args)]() mutable -> R {
-            return std::invoke(std::move(f), std::move(args)...);
-        };
-        auto* job = new detail::PoolTask<R, decltype(call)>(std::move(call));
-        submit_job(job);
-        return detail::adopt_state<R>(job);
+        if constexpr (stoppable) {
+            using R = std::invoke_result_t<Fn, std::stop_token, std::decay_t<A>...>;
+            check_result<R>();
+            auto call = [f = std::forward<F>(f), ... args = std::forward<A>(args)](
+                            std::stop_token token) mutable -> R {
+                return std::invoke(std::move(f), std::move(token), std::move(args)...);
+            };
+            return start(new detail::PoolTask<R, decltype(call), true>(std::move(call)));
+        } else {
+            using R = std::invoke_result_t<Fn, std::decay_t<A>...>;
+            check_result<R>();
+            auto call = [f = std::forward<F>(f), ... args = std::forward<A>(args)]() mutable -> R {
+                return std::invoke(std::move(f), std::move(args)...);
+            };
+            return start(new detail::PoolTask<R, decltype(call)>(std::move(call)));
+        }
     }
 
     // Drops calls not yet started (their futures fail with cancelled_error), waits for the
@@ -64,6 +74,18 @@ public:
     struct Impl;
 
 private:
+    template <class R>
+    static void check_result() {
+        static_assert(!std::is_reference_v<R>,
+                      "unsync: the function returns a reference, which would dangle once the call "
+                      "ends; return by value, a pointer, or a std::reference_wrapper");
+    }
+    template <class R, class Fn, bool S>
+    Unfuture<R> start(detail::PoolTask<R, Fn, S>* job) {
+        submit_job(job);
+        return detail::adopt_state<R>(job);
+    }
+
     std::unique_ptr<Impl> m_impl;
 };
 

@@ -60,7 +60,8 @@ class PromiseCommon : public State<T>, public TaskBase {
 public:
     // One reference for the running coroutine; get_return_object() adds the caller's.
     PromiseCommon() noexcept
-        : State<T>(&destroy_frame, 1, StateBase::k_claimed), TaskBase(nullptr, this) {}
+        : State<T>(&destroy_frame, 1, StateBase::k_claimed, &cancel_task),
+          TaskBase(nullptr, this) {}
 
     Unfuture<T> get_return_object() noexcept;
     InitialAwaiter initial_suspend() const noexcept { return {}; }
@@ -70,6 +71,9 @@ public:
 private:
     static void destroy_frame(StateBase* s) noexcept {
         static_cast<PromiseCommon*>(static_cast<State<T>*>(s))->m_handle.destroy();
+    }
+    static bool cancel_task(StateBase* s) noexcept {
+        return request_cancel(static_cast<PromiseCommon*>(static_cast<State<T>*>(s)));
     }
 };
 
@@ -122,9 +126,12 @@ public:
     }
 
     decltype(auto) await_resume() const {
-        if (m_task) m_task->m_wait_state = nullptr;
-        // Resumed but not done: the task was cancelled while it waited.
-        if (!m_state->done()) std::rethrow_exception(make_cancelled("unsync: task cancelled"));
+        if (m_task) {
+            m_task->m_wait_state = nullptr;
+            // Cancelled while suspended: the awaiting expression throws, even if the future
+            // completed meanwhile (as asyncio does).
+            if (m_task->m_cancelled) std::rethrow_exception(make_cancelled("unsync: task cancelled"));
+        }
         if constexpr (Mode == AwaitMode::done_only) {
             return;
         } else {
@@ -232,6 +239,25 @@ public:
     // False only for a moved-from handle.
     bool valid() const noexcept { return m_state != nullptr; }
     bool done() const { return state().done(); }
+
+    // Requests cancellation; false when already done (or a running call cannot be stopped).
+    // A coroutine is cancelled at its next suspension point: the awaiting expression throws
+    // cancelled_error, RAII unwinds it, and the future ends with that error; cancellation also
+    // reaches the future the coroutine awaits. A task or pool call not yet started never starts;
+    // a running pool call that takes a std::stop_token sees a stop request. A pending plain
+    // future completes with cancelled_error at once.
+    bool cancel() const { return state().cancel(); }
+    // Done with cancelled_error.
+    bool cancelled() const {
+        if (!done()) return false;
+        try {
+            m_state->rethrow_if_error();
+        } catch (const cancelled_error&) {
+            return true;
+        } catch (...) {
+        }
+        return false;
+    }
 
     // Blocks until done; returns the value or rethrows the exception. On the loop thread a
     // future that is not done throws invalid_state_error instead of deadlocking.

@@ -4,6 +4,7 @@
 // anything else on thread_executor(). This header also brings in the whole public API.
 
 #include <functional>
+#include <stop_token>
 #include <type_traits>
 #include <utility>
 
@@ -28,7 +29,8 @@ public:
         if constexpr (returns_unfuture<A...>()) {
             return std::invoke(m_fn, std::forward<A>(args)...);
         } else {
-            static_assert(std::is_invocable_v<F, std::decay_t<A>...>,
+            static_assert(std::is_invocable_v<F, std::decay_t<A>...> ||
+                              std::is_invocable_v<F, std::stop_token, std::decay_t<A>...>,
                           "unsync: the wrapped callable cannot be called with copies of these "
                           "arguments; a plain function runs later on a pool thread with "
                           "decay-copied arguments, so pass std::ref(x) for a reference parameter "

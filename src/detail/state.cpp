@@ -171,6 +171,16 @@ unsigned handoffs_in_flight() noexcept {
     return g_handoffs.load(std::memory_order_acquire);
 }
 
+bool StateBase::cancel() noexcept {
+    if (done()) return false;
+    if (m_cancel) return m_cancel(this);
+    // Relaxed: the RMW elects the completer, publish() orders the result.
+    if (m_word.fetch_or(k_claimed, std::memory_order_relaxed) & k_claimed) return false;
+    set_error(make_cancelled("unsync: cancelled"));
+    complete();
+    return true;
+}
+
 void StateBase::complete() noexcept {
     if (!on_loop_thread()) {
         // Counted before publish() takes the list: whoever fails to unlink a waiter then sees it.

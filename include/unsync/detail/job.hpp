@@ -3,7 +3,9 @@
 // per submitted call.
 
 #include <exception>
+#include <atomic>
 #include <optional>
+#include <stop_token>
 #include <type_traits>
 #include <utility>
 
@@ -19,26 +21,35 @@ struct PoolJob {
     Step m_drop;// completes the future with cancelled_error without running
 };
 
-class ThreadPoolImpl;
 UNSYNC_EXPORT void submit_to_thread_executor(PoolJob* job) noexcept;
 
-// Fn is a nullary callable returning R.
-template <class R, class Fn>
+// Fn returns R and is called with a std::stop_token when Stoppable, with nothing otherwise.
+template <class R, class Fn, bool Stoppable = false>
 class PoolTask final : public State<R>, public PoolJob {
 public:
     // Two references: the Unfuture handed back to the caller, and the job until it has run.
     explicit PoolTask(Fn fn)
-        : State<R>(&destroy, 2, StateBase::k_claimed), PoolJob(&run, &drop), m_fn(std::move(fn)) {}
+        : State<R>(&destroy, 2, StateBase::k_claimed, &cancel),
+          PoolJob(&run, &drop),
+          m_fn(std::move(fn)) {}
 
 private:
+    enum Phase : int { queued, running, cancelled };
+
     static void run(PoolJob* job) noexcept {
         auto* self = static_cast<PoolTask*>(job);
+        int expected = queued;
+        // acq_rel: elects either the runner or cancel() as the one that completes the future.
+        if (!self->m_phase.compare_exchange_strong(expected, running, std::memory_order_acq_rel)) {
+            self->release();  // cancelled while queued: the future is already done
+            return;
+        }
         try {
             if constexpr (std::is_void_v<R>) {
-                (*self->m_fn)();
+                invoke(*self);
                 self->set_value();
             } else {
-                self->set_value((*self->m_fn)());
+                self->set_value(invoke(*self));
             }
         } catch (...) {
             self->set_error(std::current_exception());
@@ -48,15 +59,43 @@ private:
         self->complete();
         self->release();
     }
+    static decltype(auto) invoke(PoolTask& self) {
+        if constexpr (Stoppable) {
+            return (*self.m_fn)(self.m_stop.get_token());
+        } else {
+            return (*self.m_fn)();
+        }
+    }
     static void drop(PoolJob* job) noexcept {
         auto* self = static_cast<PoolTask*>(job);
-        self->m_fn.reset();
-        self->set_error(make_cancelled("unsync: the thread pool shut down before the call ran"));
-        self->complete();
+        int expected = queued;
+        if (self->m_phase.compare_exchange_strong(expected, cancelled, std::memory_order_acq_rel)) {
+            self->set_error(make_cancelled("unsync: the thread pool shut down before the call ran"));
+            self->complete();
+        }
         self->release();
+    }
+    static bool cancel(StateBase* s) noexcept {
+        auto* self = static_cast<PoolTask*>(s);
+        int expected = queued;
+        if (self->m_phase.compare_exchange_strong(expected, cancelled, std::memory_order_acq_rel)) {
+            // Dropped: the pool thread that dequeues it only releases it.
+            self->set_error(make_cancelled("unsync: cancelled before the call started"));
+            self->complete();
+            return true;
+        }
+        if constexpr (Stoppable) {
+            if (expected == running) {
+                self->m_stop.request_stop();
+                return true;
+            }
+        }
+        return false;
     }
     static void destroy(StateBase* s) noexcept { delete static_cast<PoolTask*>(s); }
 
+    std::atomic<int> m_phase{queued};
+    [[no_unique_address]] std::conditional_t<Stoppable, std::stop_source, Empty> m_stop;
     std::optional<Fn> m_fn;
 };
 

@@ -2,6 +2,7 @@
 // The light part of the process pool: its options and its job node, for the runtime's headers.
 // The serialization (cereal) lives in <unsync/process_pool.hpp>.
 
+#include <atomic>
 #include <cstddef>
 #include <exception>
 #include <string>
@@ -26,15 +27,34 @@ namespace detail {
 struct ProcessJob {
     using Finish = void (*)(ProcessJob*, std::string_view reply) noexcept;
     using Fail = void (*)(ProcessJob*, std::exception_ptr error) noexcept;
+    using Discard = void (*)(ProcessJob*) noexcept;
+    enum Phase : int { queued, sent, cancelled };
 
-    ProcessJob(const char* key, std::string request, Finish finish, Fail fail) noexcept
-        : m_key(key), m_request(std::move(request)), m_finish(finish), m_fail(fail) {}
+    ProcessJob(const char* key, std::string request, Finish finish, Fail fail,
+               Discard discard) noexcept
+        : m_key(key),
+          m_request(std::move(request)),
+          m_finish(finish),
+          m_fail(fail),
+          m_discard(discard) {}
+
+    // acq_rel: elects either the sender or a cancel() as the one that completes the future.
+    bool claim_for_sending() noexcept {
+        int expected = queued;
+        return m_phase.compare_exchange_strong(expected, sent, std::memory_order_acq_rel);
+    }
+    bool claim_for_cancel() noexcept {
+        int expected = queued;
+        return m_phase.compare_exchange_strong(expected, cancelled, std::memory_order_acq_rel);
+    }
 
     ProcessJob* m_next = nullptr;
     const char* m_key;
     std::string m_request;
-    Finish m_finish;  // deserializes the result, completes the future, releases the job
-    Fail m_fail;      // completes the future with the error, releases the job
+    std::atomic<int> m_phase{queued};
+    Finish m_finish;    // deserializes the result, completes the future, releases the job
+    Fail m_fail;        // completes the future with the error, releases the job
+    Discard m_discard;  // releases the job of a call cancelled while queued
 };
 
 }  // namespace detail

@@ -65,9 +65,13 @@ public:
     static constexpr std::uint32_t k_sleepers = 8;
 
     using DestroyFn = void (*)(StateBase*) noexcept;
+    // Requests cancellation; true if it was requested or done. Null: a plain future, which is
+    // completed with cancelled_error unless someone already completes it.
+    using CancelFn = bool (*)(StateBase*) noexcept;
 
-    StateBase(DestroyFn destroy, std::uint32_t refs, std::uint32_t word) noexcept
-        : m_word(word), m_refs(refs), m_destroy(destroy) {}
+    StateBase(DestroyFn destroy, std::uint32_t refs, std::uint32_t word,
+              CancelFn cancel = nullptr) noexcept
+        : m_word(word), m_refs(refs), m_destroy(destroy), m_cancel(cancel) {}
     StateBase(const StateBase&) = delete;
     StateBase& operator=(const StateBase&) = delete;
 
@@ -108,6 +112,8 @@ public:
     Waiter* publish() noexcept;
     // publish() and schedule every waiter on the loop.
     void complete() noexcept;
+    // False when already done (or, for a running call that cannot be interrupted, not possible).
+    bool cancel() noexcept;
 
 protected:
     ~StateBase() = default;
@@ -121,6 +127,7 @@ private:
     Waiter* m_waiters = nullptr;  // guarded by k_locked
     std::exception_ptr m_error;
     DestroyFn m_destroy;
+    CancelFn m_cancel;
 };
 
 struct Empty {};
@@ -163,8 +170,14 @@ public:
     TaskBase* m_next = nullptr;
     StateBase* m_wait_state = nullptr;  // what the task is suspended on, if a future
     Waiter* m_wait_node = nullptr;
+    std::uint64_t m_sleep_seq = 0;  // the timer it sleeps on, 0 if none
     bool m_started = false;
-    bool m_cancelled = false;
+    bool m_cancelled = false;  // set on the loop thread; every later suspension throws
+    // Any thread: cancel() was called; the loop thread acts on it.
+    std::atomic<bool> m_cancel_requested{false};
 };
+
+// Asks the loop to cancel the task (from any thread). False if it is already done.
+UNSYNC_EXPORT bool request_cancel(TaskBase* task) noexcept;
 
 }  // namespace unsync::detail
