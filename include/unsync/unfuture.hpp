@@ -249,7 +249,7 @@ public:
     bool cancel() const { return state().cancel(); }
     // Done with cancelled_error.
     bool cancelled() const {
-        if (!done()) return false;
+        if (!done() || !m_state->has_error()) return false;
         try {
             m_state->rethrow_if_error();
         } catch (const cancelled_error&) {
@@ -257,6 +257,12 @@ public:
         } catch (...) {
         }
         return false;
+    }
+    // The exception the future ended with, null if it has a value. Like the seed's
+    // Future.exception(), a future that is not done throws invalid_state_error.
+    std::exception_ptr exception() const {
+        if (!done()) throw invalid_state_error("unsync: exception() on a future that is not done");
+        return m_state->error();
     }
 
     // Blocks until done; returns the value or rethrows the exception. On the loop thread a

@@ -8,12 +8,14 @@
 #include <type_traits>
 #include <utility>
 
+#include <unsync/combinators.hpp>
 #include <unsync/errors.hpp>
 #include <unsync/event_loop.hpp>
 #include <unsync/runtime.hpp>
 #include <unsync/sleep.hpp>
 #include <unsync/thread_pool.hpp>
 #include <unsync/unfuture.hpp>
+#include <unsync/wait_for.hpp>
 
 namespace unsync {
 

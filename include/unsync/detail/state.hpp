@@ -97,6 +97,7 @@ public:
 
     void set_error(std::exception_ptr e) noexcept { m_error = std::move(e); }
     bool has_error() const noexcept { return m_error != nullptr; }
+    const std::exception_ptr& error() const noexcept { return m_error; }
     void rethrow_if_error() const {
         if (m_error) std::rethrow_exception(m_error);
     }

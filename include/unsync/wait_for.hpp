@@ -1,0 +1,64 @@
+#pragma once
+// unsync::wait_for: a future with a deadline, like asyncio.wait_for. On expiry the inner work is
+// cancelled and timeout_error is thrown; result(timeout), by contrast, only stops waiting.
+
+#include <chrono>
+#include <memory>
+
+#include <unsync/combinators.hpp>
+#include <unsync/errors.hpp>
+#include <unsync/sleep.hpp>
+#include <unsync/unfuture.hpp>
+
+namespace unsync {
+
+namespace detail {
+
+inline Unfuture<void> wake_at(std::chrono::steady_clock::time_point deadline,
+                              std::shared_ptr<Race> race) {
+    co_await SleepAwaiter(deadline);
+    wake(*race);
+}
+
+template <class T>
+Unfuture<void> wake_when_done(Unfuture<T> f, std::shared_ptr<Race> race) {
+    co_await f.when_done();
+    wake(*race);
+}
+
+template <class T>
+Unfuture<T> wait_until(Unfuture<T> inner, std::chrono::steady_clock::time_point deadline) {
+    auto race = std::make_shared<Race>();
+    // The watcher ends with the inner future; the timer is cancelled once not needed.
+    (void)wake_when_done(inner, race);
+    Unfuture<void> timer = wake_at(deadline, race);
+    struct Cleanup {
+        Unfuture<T>& inner;
+        Unfuture<void>& timer;
+        ~Cleanup() {
+            timer.cancel();
+            // Leaving on timeout or on cancellation of wait_for itself: the work stops too.
+            if (!inner.done())
+                inner.cancel();
+        }
+    } cleanup{inner, timer};
+    co_await race->signal.when_done();
+    if (!inner.done())
+        throw timeout_error("unsync: wait_for timed out; the work was cancelled");
+    if constexpr (std::is_void_v<T>) {
+        std::move(inner).result();
+    } else {
+        co_return std::move(inner).result();
+    }
+}
+
+}  // namespace detail
+
+// Awaitable (and blockable with result()): the inner future's value, or timeout_error after
+// `timeout`, in which case the inner work is cancelled. Cancelling wait_for cancels it too.
+template <class T, class Rep, class Period>
+Unfuture<T> wait_for(Unfuture<T> inner, std::chrono::duration<Rep, Period> timeout) {
+    return detail::wait_until(std::move(inner), detail::deadline_after(timeout));
+}
+
+}  // namespace unsync
