@@ -172,7 +172,14 @@ struct CpuFunction {
                   "unsync::cpu_bound: the function runs in another process, so a non-const "
                   "reference parameter could not change the caller's object; take it by value");
     static_assert(CheckArgs<Args>::value);
-    static_assert(std::is_void_v<R> || check_value_type<R>());
+    static constexpr bool check_result() {
+        if constexpr (std::is_void_v<R>) {
+            return true;
+        } else {
+            return check_value_type<R>();
+        }
+    }
+    static_assert(check_result());
 
     static const char* key() noexcept { return typeid(CpuTag<F>).name(); }
 
