@@ -15,6 +15,8 @@ int exceptions_main();
 int unfuture_main();
 int lifetimes_main();
 int process_executor_main();
+int echo_main();
+int fetch_main();
 int shutdown_main();
 
 namespace {
@@ -37,6 +39,8 @@ constexpr Example k_examples[] = {
     {"unfuture", &unfuture_main},
     {"lifetimes", &lifetimes_main},
     {"process_executor", &process_executor_main},
+    {"echo", &echo_main},
+    {"fetch", &fetch_main},
     {"shutdown", &shutdown_main},
 };
 

@@ -1,0 +1,186 @@
+#pragma once
+// unsync::use_unfuture: an Asio completion token. Any Asio asynchronous operation started on
+// unsync::loop().io_context() with it returns an Unfuture, which a coroutine co_awaits and plain
+// code blocks on with result(). Cancelling the Unfuture cancels the operation through Asio's
+// per-operation cancellation.
+//
+//     std::size_t n = co_await socket.async_read_some(asio::buffer(data), unsync::use_unfuture);
+//
+// Start operations from unsync coroutines (the loop thread): Asio I/O objects are not
+// thread-safe. The completion runs on the loop thread.
+
+#include <atomic>
+#include <exception>
+#include <system_error>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include <asio/async_result.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/error.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+
+#include <unsync/runtime.hpp>
+#include <unsync/unfuture.hpp>
+
+namespace unsync {
+
+struct UseUnfuture {};
+inline constexpr UseUnfuture use_unfuture{};
+
+namespace detail {
+
+// The Unfuture's type for a completion signature: a leading error_code or exception_ptr becomes
+// the exception; one remaining argument is the value, several a tuple, none void.
+template <class... A>
+struct AsioValue {
+    using type = std::tuple<std::decay_t<A>...>;
+};
+template <>
+struct AsioValue<> {
+    using type = void;
+};
+template <class A>
+struct AsioValue<A> {
+    using type = std::decay_t<A>;
+};
+
+template <class... A>
+struct AsioSignature {
+    using value = typename AsioValue<A...>::type;
+    static constexpr bool has_error = false;
+};
+template <class... A>
+struct AsioSignature<std::error_code, A...> {
+    using value = typename AsioValue<A...>::type;
+    static constexpr bool has_error = true;
+};
+template <class... A>
+struct AsioSignature<std::exception_ptr, A...> {
+    using value = typename AsioValue<A...>::type;
+    static constexpr bool has_error = true;
+};
+
+// The operation's state: the future's shared state plus the signal that cancels the operation.
+template <class R>
+class AsioOp final : public State<R> {
+public:
+    // Two references: the Unfuture, and the completion handler until it runs (or is destroyed).
+    AsioOp() : State<R>(&destroy, 2, StateBase::k_claimed, &cancel) {}
+
+    asio::cancellation_signal m_signal;  // loop thread only
+    std::atomic<bool> m_cancel_requested{false};
+
+private:
+    static bool cancel(StateBase* s) noexcept {
+        auto* self = static_cast<AsioOp*>(s);
+        if (self->done())
+            return false;
+        // acq_rel: one emit per operation; the handler reads the flag after completion.
+        if (self->m_cancel_requested.exchange(true, std::memory_order_acq_rel))
+            return true;
+        // Asio objects live on the loop thread, so the signal is emitted there.
+        self->add_ref();
+        asio::post(unsync::loop().io_context(), [self] {
+            self->m_signal.emit(asio::cancellation_type::terminal);
+            self->release();
+        });
+        return true;
+    }
+    static void destroy(StateBase* s) noexcept { delete static_cast<AsioOp*>(s); }
+};
+
+template <class R>
+class AsioHandler {
+public:
+    explicit AsioHandler(AsioOp<R>* op) noexcept : m_op(op) {}
+    AsioHandler(AsioHandler&& other) noexcept : m_op(std::exchange(other.m_op, nullptr)) {}
+    AsioHandler& operator=(AsioHandler&&) = delete;
+    ~AsioHandler() {
+        // Destroyed without being called (its io_context went away): nobody waits forever.
+        if (m_op)
+            finish(m_op, make_cancelled("unsync: the Asio operation was abandoned"));
+    }
+
+    using cancellation_slot_type = asio::cancellation_slot;
+    cancellation_slot_type get_cancellation_slot() const noexcept { return m_op->m_signal.slot(); }
+
+    template <class... A>
+    void operator()(A&&... args) {
+        AsioOp<R>* op = std::exchange(m_op, nullptr);
+        try {
+            deliver(*op, std::forward<A>(args)...);
+        } catch (...) {
+            op->set_error(std::current_exception());
+        }
+        op->complete();
+        op->release();
+    }
+
+private:
+    static void finish(AsioOp<R>* op, std::exception_ptr e) noexcept {
+        op->set_error(std::move(e));
+        op->complete();
+        op->release();
+    }
+    template <class... A>
+    static void deliver(AsioOp<R>& op, std::error_code ec, A&&... values) {
+        if (ec) {
+            if (ec == asio::error::operation_aborted &&
+                op.m_cancel_requested.load(std::memory_order_acquire)) {
+                op.set_error(make_cancelled("unsync: the Asio operation was cancelled"));
+            } else {
+                op.set_error(std::make_exception_ptr(std::system_error(ec)));
+            }
+            return;
+        }
+        set_values(op, std::forward<A>(values)...);
+    }
+    template <class... A>
+    static void deliver(AsioOp<R>& op, std::exception_ptr e, A&&... values) {
+        if (e) {
+            op.set_error(std::move(e));
+            return;
+        }
+        set_values(op, std::forward<A>(values)...);
+    }
+    template <class... A>
+    static void deliver(AsioOp<R>& op, A&&... values) {
+        set_values(op, std::forward<A>(values)...);
+    }
+    template <class... A>
+    static void set_values(AsioOp<R>& op, A&&... values) {
+        if constexpr (sizeof...(A) <= 1) {
+            op.set_value(std::forward<A>(values)...);
+        } else {
+            op.set_value(std::make_tuple(std::forward<A>(values)...));
+        }
+    }
+
+    AsioOp<R>* m_op;
+};
+
+}  // namespace detail
+}  // namespace unsync
+
+namespace asio {
+
+template <class... Args>
+class async_result<unsync::UseUnfuture, void(Args...)> {
+public:
+    using value_type = typename unsync::detail::AsioSignature<std::decay_t<Args>...>::value;
+    using return_type = unsync::Unfuture<value_type>;
+
+    template <class Initiation, class... InitArgs>
+    static return_type initiate(Initiation&& initiation, unsync::UseUnfuture, InitArgs&&... args) {
+        auto* op = new unsync::detail::AsioOp<value_type>();
+        return_type future = unsync::detail::adopt_state<value_type>(op);
+        std::move(initiation)(unsync::detail::AsioHandler<value_type>(op),
+                              std::forward<InitArgs>(args)...);
+        return future;
+    }
+};
+
+}  // namespace asio
