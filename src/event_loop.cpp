@@ -9,11 +9,17 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <deque>
 #include <mutex>
+#include <ostream>
+#include <sstream>
 #include <stdexcept>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
+#include <unsync/debug.hpp>
 #include <unsync/detail/state.hpp>
 #include <unsync/errors.hpp>
 #include <unsync/runtime.hpp>
@@ -54,7 +60,7 @@ struct EventLoop::Impl {
 
     // Loop thread only.
     std::deque<TaskBase*> ready;
-    std::vector<Timer> timers;  // a min-heap on (deadline, seq)
+    std::vector<Timer> timers;     // a min-heap on (deadline, seq)
     std::size_t stale_timers = 0;  // entries of cancelled sleeps still in the heap
     std::uint64_t timer_seq = 0;
     // Wakes the loop from run_one() at the earliest deadline. (run_one_until would wake it
@@ -66,15 +72,18 @@ struct EventLoop::Impl {
     bool draining = false;
     // Only the ambient loop runs tasks; another EventLoop runs its io_context alone.
     bool ambient = false;
+    // Debug mode: a task step longer than this is reported; zero when off.
+    std::chrono::nanoseconds slow_step{0};
+    TaskBase* current = nullptr;  // the task being resumed
 
     std::vector<TaskBase*> cancels;  // loop thread: cancellation requests to act on
 
     // Other threads hand tasks over here.
     std::mutex remote_mutex;
-    std::vector<TaskBase*> remote;     // guarded by remote_mutex
+    std::vector<TaskBase*> remote;          // guarded by remote_mutex
     std::vector<TaskBase*> remote_cancels;  // guarded by remote_mutex
-    std::vector<TaskBase*> incoming;   // loop thread: swapped with remote to take a batch
-    bool accepting = true;             // guarded by remote_mutex
+    std::vector<TaskBase*> incoming;        // loop thread: swapped with remote to take a batch
+    bool accepting = true;                  // guarded by remote_mutex
     // seq_cst on both: the loop stores true then checks `remote`; a producer pushes to `remote`
     // then loads this. One of the two always sees the other, so no wake-up is lost.
     std::atomic<bool> sleeping{false};
@@ -85,6 +94,8 @@ struct EventLoop::Impl {
     void run();
     void run_task(TaskBase* t) noexcept;
     void process_cancels() noexcept;
+    void resume_timed(TaskBase* t) noexcept;
+    void write_tasks(std::ostream& out) const;
     void purge_stale_timers() noexcept;
     void wake_timer(const Timer& timer) noexcept;
     void take_remote();
@@ -100,7 +111,8 @@ struct EventLoop::Impl {
     void enlist(TaskBase* t) noexcept {
         t->m_prev = nullptr;
         t->m_next = registry;
-        if (registry) registry->m_prev = t;
+        if (registry)
+            registry->m_prev = t;
         registry = t;
     }
     void unlist(TaskBase* t) noexcept {
@@ -109,7 +121,8 @@ struct EventLoop::Impl {
         } else {
             registry = t->m_next;
         }
-        if (t->m_next) t->m_next->m_prev = t->m_prev;
+        if (t->m_next)
+            t->m_next->m_prev = t->m_prev;
     }
 };
 
@@ -118,7 +131,7 @@ namespace {
 thread_local EventLoop::Impl* t_loop = nullptr;
 // Whichever EventLoop runs on this thread.
 thread_local EventLoop::Impl* t_running = nullptr;
-}
+}  // namespace
 
 void EventLoop::Impl::run_task(TaskBase* t) noexcept {
     if (!t->m_started) {
@@ -129,7 +142,68 @@ void EventLoop::Impl::run_task(TaskBase* t) noexcept {
         t->m_started = true;
         enlist(t);
     }
+    current = t;
+    if (slow_step.count() == 0) {
+        t->m_handle.resume();
+    } else {
+        resume_timed(t);
+    }
+    current = nullptr;
+}
+
+void EventLoop::Impl::resume_timed(TaskBase* t) noexcept {
+    // The name is read before the step: a task that finishes in it is gone afterwards.
+    const std::string name = t->display_name();
+    const auto start = std::chrono::steady_clock::now();
     t->m_handle.resume();
+    const auto took = std::chrono::steady_clock::now() - start;
+    if (took >= slow_step) {
+        std::fprintf(stderr,
+                     "unsync: task '%s' blocked the loop for %.3f s (debug threshold %.3f s)\n",
+                     name.c_str(), std::chrono::duration<double>(took).count(),
+                     std::chrono::duration<double>(slow_step).count());
+    }
+}
+
+void EventLoop::Impl::write_tasks(std::ostream& out) const {
+    std::unordered_map<const StateBase*, const TaskBase*> by_state;
+    for (const TaskBase* t = registry; t; t = t->m_next)
+        by_state.emplace(t->m_state, t);
+    std::size_t pending = 0;
+    for (const TaskBase* t = registry; t; t = t->m_next) {
+        if (t == current)
+            continue;  // the one asking
+        ++pending;
+        out << "task '" << t->display_name() << "'";
+        if (const StateBase* awaited = t->m_wait_state) {
+            auto it = by_state.find(awaited);
+            if (it != by_state.end()) {
+                out << " awaits task '" << it->second->display_name() << "'";
+            } else {
+                out << " awaits a future" << (awaited->done() ? " (done, resuming)" : "");
+            }
+        } else if (t->m_sleep_seq != 0) {
+            for (const Timer& timer : timers) {
+                if (timer.seq != t->m_sleep_seq)
+                    continue;
+                const auto left = timer.deadline - std::chrono::steady_clock::now();
+                out << " sleeps, " << std::chrono::duration<double>(left).count() << " s left";
+            }
+        } else {
+            out << " is ready to run";
+        }
+        if (t->m_cancelled)
+            out << " (cancelled)";
+        out << '\n';
+    }
+    std::size_t queued = 0;
+    for (const TaskBase* t : ready) {
+        if (t->m_started)
+            continue;
+        ++queued;
+        out << "task '" << t->display_name() << "' is queued, not started\n";
+    }
+    out << pending << " pending task(s), " << queued << " not started\n";
 }
 
 void EventLoop::Impl::take_remote() {
@@ -161,16 +235,19 @@ static Timer pop_timer(std::vector<Timer>& heap) {
 }
 
 void EventLoop::Impl::fire_timers() {
-    if (timers.empty()) return;
+    if (timers.empty())
+        return;
     const auto now = std::chrono::steady_clock::now();
-    while (!timers.empty() && timers.front().deadline <= now) wake_timer(pop_timer(timers));
+    while (!timers.empty() && timers.front().deadline <= now)
+        wake_timer(pop_timer(timers));
 }
 
 void EventLoop::Impl::purge_stale_timers() noexcept {
     // Cancelled long sleeps would otherwise keep their frames until their deadlines.
     auto stale = [](const Timer& t) { return t.task->m_sleep_seq != t.seq; };
     for (const Timer& t : timers) {
-        if (stale(t)) t.task->m_state->release();
+        if (stale(t))
+            t.task->m_state->release();
     }
     timers.erase(std::remove_if(timers.begin(), timers.end(), stale), timers.end());
     std::make_heap(timers.begin(), timers.end(), std::greater<>());
@@ -183,7 +260,8 @@ void EventLoop::Impl::process_cancels() noexcept {
     while (!cancels.empty()) {
         TaskBase* t = cancels.back();
         cancels.pop_back();
-        if (stale_timers > 1024 && stale_timers > timers.size() / 2) purge_stale_timers();
+        if (stale_timers > 1024 && stale_timers > timers.size() / 2)
+            purge_stale_timers();
         if (!t->m_state->done() && !t->m_cancelled) {
             t->m_cancelled = true;
             if (!t->m_started) {
@@ -219,7 +297,8 @@ void EventLoop::Impl::sleep_until_work() {
             // Re-arming cancels the previous wait, whose handler then runs with an error.
             wakeup.expires_at(armed);
             wakeup.async_wait([this](const asio::error_code& ec) {
-                if (!ec) armed_pending = false;
+                if (!ec)
+                    armed_pending = false;
             });
         }
         io.run_one();
@@ -229,7 +308,8 @@ void EventLoop::Impl::sleep_until_work() {
 
 void EventLoop::Impl::run() {
     t_running = this;
-    if (ambient) t_loop = this;
+    if (ambient)
+        t_loop = this;
     // Acquire: pairs with the release in stop(), nothing else is published through it.
     while (!stop_requested.load(std::memory_order_acquire)) {
         take_remote();
@@ -242,7 +322,8 @@ void EventLoop::Impl::run() {
             run_task(t);
         }
         io.poll();
-        if (ready.empty() && cancels.empty()) sleep_until_work();
+        if (ready.empty() && cancels.empty())
+            sleep_until_work();
     }
     drain();
     t_loop = nullptr;
@@ -259,7 +340,8 @@ void EventLoop::Impl::drain() {
             ready.push_back(t);
         }
     }
-    while (!timers.empty()) wake_timer(pop_timer(timers));
+    while (!timers.empty())
+        wake_timer(pop_timer(timers));
     for (;;) {
         take_remote();
         process_cancels();
@@ -284,13 +366,21 @@ void EventLoop::Impl::drain() {
 
 EventLoop::EventLoop() : m_impl(std::make_unique<Impl>()) {}
 
-EventLoop::~EventLoop() { stop(); }
+EventLoop::~EventLoop() {
+    stop();
+}
 
-asio::io_context& EventLoop::io_context() noexcept { return m_impl->io; }
+asio::io_context& EventLoop::io_context() noexcept {
+    return m_impl->io;
+}
 
-std::thread::id EventLoop::thread_id() const noexcept { return m_impl->thread_id; }
+std::thread::id EventLoop::thread_id() const noexcept {
+    return m_impl->thread_id;
+}
 
-bool EventLoop::in_loop_thread() const noexcept { return t_running == m_impl.get(); }
+bool EventLoop::in_loop_thread() const noexcept {
+    return t_running == m_impl.get();
+}
 
 void EventLoop::start() {
     if (m_impl->thread.joinable() || m_impl->stop_requested.load(std::memory_order_acquire)) {
@@ -306,7 +396,8 @@ void EventLoop::start() {
 void EventLoop::stop() noexcept {
     Impl& impl = *m_impl;
     // Release: pairs with the acquire in run().
-    if (impl.stop_requested.exchange(true, std::memory_order_seq_cst)) return;
+    if (impl.stop_requested.exchange(true, std::memory_order_seq_cst))
+        return;
     if (!impl.thread.joinable()) {
         std::lock_guard lock(impl.remote_mutex);
         impl.accepting = false;
@@ -335,12 +426,14 @@ void EventLoop::post(TaskBase* task) noexcept {
         }
     }
     if (!task) {
-        if (impl.sleeping.load(std::memory_order_seq_cst)) impl.wake();
+        if (impl.sleeping.load(std::memory_order_seq_cst))
+            impl.wake();
         return;
     }
     // The loop is gone. A task that never ran fails with cancelled_error; one that did was
     // cancelled at shutdown and cannot be waiting here.
-    if (!task->m_started) abandon(task);
+    if (!task->m_started)
+        abandon(task);
 }
 
 namespace detail {
@@ -353,16 +446,20 @@ void schedule(TaskBase* task) noexcept {
     unsync::loop().post(task);
 }
 
-bool on_loop_thread() noexcept { return t_loop != nullptr; }
+bool on_loop_thread() noexcept {
+    return t_loop != nullptr;
+}
 
-void start_ambient(EventLoop& loop) {
+void start_ambient(EventLoop& loop, std::chrono::nanoseconds slow_step) {
     loop.m_impl->ambient = true;
+    loop.m_impl->slow_step = slow_step;
     loop.start();
 }
 
 std::coroutine_handle<> task_finished(TaskBase* task) noexcept {
     StateBase* state = task->m_state;
-    if (t_loop) t_loop->unlist(task);
+    if (t_loop)
+        t_loop->unlist(task);
     state->complete();
     // The running reference: if no handle is left, this destroys the frame we are in.
     state->release();
@@ -370,9 +467,11 @@ std::coroutine_handle<> task_finished(TaskBase* task) noexcept {
 }
 
 bool request_cancel(TaskBase* task) noexcept {
-    if (task->m_state->done()) return false;
+    if (task->m_state->done())
+        return false;
     // acq_rel: one request per task reaches the loop; the others see it was made.
-    if (task->m_cancel_requested.exchange(true, std::memory_order_acq_rel)) return true;
+    if (task->m_cancel_requested.exchange(true, std::memory_order_acq_rel))
+        return true;
     // The request keeps the task alive until the loop has acted on it.
     task->m_state->add_ref();
     if (EventLoop::Impl* impl = t_loop) {
@@ -392,16 +491,53 @@ bool request_cancel(TaskBase* task) noexcept {
         task->m_state->release();
         return false;
     }
-    if (impl.sleeping.load(std::memory_order_seq_cst)) impl.wake();
+    if (impl.sleeping.load(std::memory_order_seq_cst))
+        impl.wake();
     return true;
 }
 
 void add_timer(TaskBase* task, std::chrono::steady_clock::time_point deadline) {
-    if (!t_loop) throw std::logic_error("unsync: unsync::sleep is awaited on the loop thread only");
+    if (!t_loop)
+        throw std::logic_error("unsync: unsync::sleep is awaited on the loop thread only");
     task->m_sleep_seq = ++t_loop->timer_seq;
     task->m_state->add_ref();
     t_loop->timers.push_back(Timer{deadline, task->m_sleep_seq, task});
     std::push_heap(t_loop->timers.begin(), t_loop->timers.end(), std::greater<>());
+}
+
+}  // namespace detail
+namespace {
+
+// Takes the listing on the loop thread, where the registry lives.
+Unfuture<std::string> list_tasks(EventLoop::Impl* impl) {
+    std::ostringstream text;
+    impl->write_tasks(text);
+    co_return text.str();
+}
+
+}  // namespace
+
+void dump_tasks(std::ostream& out) {
+    if (!started()) {
+        out << "0 pending task(s), 0 not started (the unsync runtime has not started)\n";
+        return;
+    }
+    EventLoop::Impl* impl = loop().m_impl.get();
+    if (t_loop == impl) {
+        impl->write_tasks(out);
+        return;
+    }
+    try {
+        out << list_tasks(impl).result();
+    } catch (const cancelled_error&) {
+        out << "0 pending task(s), 0 not started (the unsync runtime has shut down)\n";
+    }
+}
+
+namespace detail {
+
+void name_task(TaskBase& task, std::string name) {
+    task.set_name(std::move(name));
 }
 
 }  // namespace detail

@@ -115,7 +115,8 @@ Status run_call(std::string_view key, std::string_view request, std::string& rep
     {
         std::lock_guard lock(registry_mutex());
         auto it = registry().find(key);
-        if (it != registry().end()) entry = it->second;
+        if (it != registry().end())
+            entry = it->second;
     }
     std::string type;
     std::string what;
@@ -147,16 +148,26 @@ std::exception_ptr rebuild(std::string_view payload) {
     } catch (...) {
         return std::make_exception_ptr(broken_worker_error("unsync: unreadable error from worker"));
     }
-    if (type == "std::runtime_error") return std::make_exception_ptr(std::runtime_error(what));
-    if (type == "std::logic_error") return std::make_exception_ptr(std::logic_error(what));
-    if (type == "std::invalid_argument") return std::make_exception_ptr(std::invalid_argument(what));
-    if (type == "std::domain_error") return std::make_exception_ptr(std::domain_error(what));
-    if (type == "std::length_error") return std::make_exception_ptr(std::length_error(what));
-    if (type == "std::out_of_range") return std::make_exception_ptr(std::out_of_range(what));
-    if (type == "std::range_error") return std::make_exception_ptr(std::range_error(what));
-    if (type == "std::overflow_error") return std::make_exception_ptr(std::overflow_error(what));
-    if (type == "std::underflow_error") return std::make_exception_ptr(std::underflow_error(what));
-    if (type == "std::bad_alloc") return std::make_exception_ptr(std::bad_alloc());
+    if (type == "std::runtime_error")
+        return std::make_exception_ptr(std::runtime_error(what));
+    if (type == "std::logic_error")
+        return std::make_exception_ptr(std::logic_error(what));
+    if (type == "std::invalid_argument")
+        return std::make_exception_ptr(std::invalid_argument(what));
+    if (type == "std::domain_error")
+        return std::make_exception_ptr(std::domain_error(what));
+    if (type == "std::length_error")
+        return std::make_exception_ptr(std::length_error(what));
+    if (type == "std::out_of_range")
+        return std::make_exception_ptr(std::out_of_range(what));
+    if (type == "std::range_error")
+        return std::make_exception_ptr(std::range_error(what));
+    if (type == "std::overflow_error")
+        return std::make_exception_ptr(std::overflow_error(what));
+    if (type == "std::underflow_error")
+        return std::make_exception_ptr(std::underflow_error(what));
+    if (type == "std::bad_alloc")
+        return std::make_exception_ptr(std::bad_alloc());
     return std::make_exception_ptr(remote_error(std::move(type), what));
 }
 
@@ -167,10 +178,12 @@ std::vector<std::string> own_command_line() {
     for (std::size_t start = 0; start < all.size();) {
         const std::size_t end = all.find('\0', start);
         args.push_back(all.substr(start, end - start));
-        if (end == std::string::npos) break;
+        if (end == std::string::npos)
+            break;
         start = end + 1;
     }
-    if (args.empty()) args.emplace_back("unsync-worker");
+    if (args.empty())
+        args.emplace_back("unsync-worker");
     return args;
 }
 
@@ -188,7 +201,8 @@ std::string describe_exit(int status) {
         const char* name = ::strsignal(sig);
         return "killed by signal " + std::to_string(sig) + " (" + (name ? name : "?") + ")";
     }
-    if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+    if (WIFEXITED(status))
+        return "exited with status " + std::to_string(WEXITSTATUS(status));
     return "ended (wait status " + std::to_string(status) + ")";
 }
 
@@ -210,22 +224,27 @@ bool register_cpu_entry(const char* key, CpuEntry entry) noexcept {
 
 void serve_if_worker() {
     const char* env = std::getenv(k_worker_env);
-    if (!env) return;
+    if (!env)
+        return;
     int fd = -1;
     long parent = -1;
-    if (std::sscanf(env, "%d:%ld", &fd, &parent) != 2 || fd < 0) return;
+    if (std::sscanf(env, "%d:%ld", &fd, &parent) != 2 || fd < 0)
+        return;
     ::unsetenv(k_worker_env);
     // Die with the parent, even by SIGKILL; and if it is already gone, do not start.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != static_cast<pid_t>(parent)) std::_Exit(0);
-    if (!write_reply(fd, k_ready, {})) std::_Exit(0);
+    if (::getppid() != static_cast<pid_t>(parent))
+        std::_Exit(0);
+    if (!write_reply(fd, k_ready, {}))
+        std::_Exit(0);
     std::string key;
     std::string request;
     std::string reply;
     for (;;) {
         RequestHeader h{};
         // End of input: the parent closed the socket (shutdown) or died.
-        if (!read_full(fd, &h, sizeof h) || h.magic != k_request_magic) break;
+        if (!read_full(fd, &h, sizeof h) || h.magic != k_request_magic)
+            break;
         key.resize(h.key_size);
         request.resize(h.payload_size);
         if (!read_full(fd, key.data(), key.size()) ||
@@ -237,7 +256,8 @@ void serve_if_worker() {
         // _Exit below skips stdio's flush at exit, so what the call printed goes out now.
         std::cout.flush();
         std::fflush(nullptr);
-        if (!write_reply(fd, status, reply)) break;
+        if (!write_reply(fd, status, reply))
+            break;
     }
     // The worker is a server, not the program: skip the program's atexit handlers and statics.
     std::_Exit(0);
@@ -251,7 +271,8 @@ struct ProcessPool::Impl {
     };
 
     explicit Impl(ProcessPoolOptions o) : options(o), argv(own_command_line()) {
-        if (options.size == 0) options.size = std::max(1u, std::thread::hardware_concurrency());
+        if (options.size == 0)
+            options.size = std::max(1u, std::thread::hardware_concurrency());
         slots = std::vector<Slot>(options.size);
     }
 
@@ -275,10 +296,12 @@ struct ProcessPool::Impl {
 ProcessJob* ProcessPool::Impl::take() {
     std::unique_lock lock(mutex);
     cv.wait(lock, [this] { return head != nullptr || stopping; });
-    if (!head) return nullptr;
+    if (!head)
+        return nullptr;
     ProcessJob* job = head;
     head = job->m_next;
-    if (!head) tail = nullptr;
+    if (!head)
+        tail = nullptr;
     return job;
 }
 
@@ -296,22 +319,26 @@ bool ProcessPool::Impl::spawn(Slot& slot, std::string& error) {
     }
     std::vector<std::string> env_strings;
     for (char** e = environ; e && *e; ++e) {
-        if (std::strncmp(*e, k_worker_env, std::strlen(k_worker_env)) != 0) env_strings.emplace_back(*e);
+        if (std::strncmp(*e, k_worker_env, std::strlen(k_worker_env)) != 0)
+            env_strings.emplace_back(*e);
     }
     env_strings.push_back(std::string(k_worker_env) + "=" + std::to_string(k_worker_fd) + ":" +
                           std::to_string(::getpid()));
     std::vector<char*> envp;
-    for (auto& s : env_strings) envp.push_back(s.data());
+    for (auto& s : env_strings)
+        envp.push_back(s.data());
     envp.push_back(nullptr);
     std::vector<char*> args;
-    for (auto& s : argv) args.push_back(s.data());
+    for (auto& s : argv)
+        args.push_back(s.data());
     args.push_back(nullptr);
 
     posix_spawn_file_actions_t actions;
     ::posix_spawn_file_actions_init(&actions);
     ::posix_spawn_file_actions_adddup2(&actions, sv[1], k_worker_fd);
     pid_t pid = -1;
-    const int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, args.data(), envp.data());
+    const int rc =
+        ::posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, args.data(), envp.data());
     ::posix_spawn_file_actions_destroy(&actions);
     ::close(sv[1]);
     if (rc != 0) {
@@ -328,11 +355,12 @@ bool ProcessPool::Impl::spawn(Slot& slot, std::string& error) {
     // never does: better a clear error than a second copy of the program running on.
     pollfd p{slot.fd, POLLIN, 0};
     ReplyHeader h{};
-    if (::poll(&p, 1, 30'000) != 1 || !read_full(slot.fd, &h, sizeof h) || h.magic != k_reply_magic ||
-        h.status != k_ready) {
+    if (::poll(&p, 1, 30'000) != 1 || !read_full(slot.fd, &h, sizeof h) ||
+        h.magic != k_reply_magic || h.status != k_ready) {
         reap(slot, true);
-        error = "the worker process did not start serving: call unsync::serve_if_worker() first "
-                "thing in main()";
+        error =
+            "the worker process did not start serving: call unsync::serve_if_worker() first "
+            "thing in main()";
         return false;
     }
     return true;
@@ -344,9 +372,12 @@ std::string ProcessPool::Impl::reap(Slot& slot, bool kill_first) {
         std::lock_guard lock(mutex);
         pid = std::exchange(slot.pid, -1);
     }
-    if (slot.fd >= 0) ::close(std::exchange(slot.fd, -1));
-    if (pid < 0) return "not running";
-    if (kill_first) ::kill(pid, SIGKILL);
+    if (slot.fd >= 0)
+        ::close(std::exchange(slot.fd, -1));
+    if (pid < 0)
+        return "not running";
+    if (kill_first)
+        ::kill(pid, SIGKILL);
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -355,7 +386,8 @@ std::string ProcessPool::Impl::reap(Slot& slot, bool kill_first) {
 
 bool ProcessPool::Impl::send(Slot& slot, const ProcessJob& job) {
     const std::size_t key_size = std::strlen(job.m_key);
-    const RequestHeader h{k_request_magic, static_cast<std::uint32_t>(key_size), job.m_request.size()};
+    const RequestHeader h{k_request_magic, static_cast<std::uint32_t>(key_size),
+                          job.m_request.size()};
     return write_full(slot.fd, &h, sizeof h) && write_full(slot.fd, job.m_key, key_size) &&
            write_full(slot.fd, job.m_request.data(), job.m_request.size());
 }
@@ -372,9 +404,11 @@ void ProcessPool::Impl::proxy(Slot& slot) {
         bool sent = false;
         // A worker that died while idle is noticed here: replace it and send again, once.
         for (int attempt = 0; attempt < 2 && !sent; ++attempt) {
-            if (slot.fd < 0 && !spawn(slot, error)) break;
+            if (slot.fd < 0 && !spawn(slot, error))
+                break;
             sent = send(slot, *job);
-            if (!sent) error = reap(slot, true);
+            if (!sent)
+                error = reap(slot, true);
         }
         if (!sent) {
             job->m_fail(job, std::make_exception_ptr(broken_worker_error(
@@ -398,7 +432,8 @@ void ProcessPool::Impl::proxy(Slot& slot) {
             job->m_fail(job, rebuild(reply));
         }
         // Do not keep a 64 MiB buffer around for the next small call.
-        if (reply.capacity() > (1u << 20)) std::string().swap(reply);
+        if (reply.capacity() > (1u << 20))
+            std::string().swap(reply);
     }
     // Closing the socket tells the worker to exit; then collect it.
     reap(slot, false);
@@ -406,15 +441,20 @@ void ProcessPool::Impl::proxy(Slot& slot) {
 
 ProcessPool::ProcessPool(ProcessPoolOptions options) : m_impl(std::make_unique<Impl>(options)) {}
 
-ProcessPool::~ProcessPool() { shutdown(); }
+ProcessPool::~ProcessPool() {
+    shutdown();
+}
 
-std::size_t ProcessPool::size() const noexcept { return m_impl->options.size; }
+std::size_t ProcessPool::size() const noexcept {
+    return m_impl->options.size;
+}
 
 std::vector<int> ProcessPool::worker_pids() const {
     std::lock_guard lock(m_impl->mutex);
     std::vector<int> pids;
     for (const auto& s : m_impl->slots) {
-        if (s.pid >= 0) pids.push_back(s.pid);
+        if (s.pid >= 0)
+            pids.push_back(s.pid);
     }
     return pids;
 }
@@ -464,7 +504,8 @@ void ProcessPool::shutdown() noexcept {
     ProcessJob* jobs = nullptr;
     {
         std::lock_guard lock(impl.mutex);
-        if (impl.stopping) return;
+        if (impl.stopping)
+            return;
         impl.stopping = true;
         jobs = std::exchange(impl.head, nullptr);
         impl.tail = nullptr;
@@ -476,7 +517,8 @@ void ProcessPool::shutdown() noexcept {
         jobs = next;
     }
     for (auto& slot : impl.slots) {
-        if (slot.proxy.joinable()) slot.proxy.join();
+        if (slot.proxy.joinable())
+            slot.proxy.join();
     }
 }
 

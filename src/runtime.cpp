@@ -1,5 +1,6 @@
 #include <unsync/runtime.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
@@ -34,15 +35,19 @@ Options& pending_options() {
     return options;
 }
 
-void shutdown_at_exit() { shutdown(); }
+void shutdown_at_exit() {
+    shutdown();
+}
 
 Runtime& runtime() {
-    if (Runtime* r = g_runtime.load(std::memory_order_acquire)) return *r;
+    if (Runtime* r = g_runtime.load(std::memory_order_acquire))
+        return *r;
     if (t_starting) {
         throw invalid_state_error("unsync: the loop factory must not use the unsync runtime");
     }
     std::lock_guard lock(g_mutex);
-    if (Runtime* r = g_runtime.load(std::memory_order_relaxed)) return *r;
+    if (Runtime* r = g_runtime.load(std::memory_order_relaxed))
+        return *r;
     t_starting = true;
     Runtime* r = nullptr;
     try {
@@ -57,7 +62,12 @@ Runtime& runtime() {
         throw invalid_state_error("unsync: the loop factory returned no loop");
     }
     try {
-        detail::start_ambient(*r->loop);
+        const char* env = std::getenv("UNSYNC_DEBUG");
+        const bool debug = pending_options().debug || (env && env[0] != '\0' && env[0] != '0');
+        // A zero threshold means "off" to the loop: debug mode reports every step instead.
+        const auto slow = std::max<std::chrono::nanoseconds>(
+            std::chrono::nanoseconds(1), pending_options().slow_callback_duration);
+        detail::start_ambient(*r->loop, debug ? slow : std::chrono::nanoseconds::zero());
     } catch (...) {
         delete r;
         throw;
@@ -85,25 +95,37 @@ void set_options(Options options) {
     pending_options() = std::move(options);
 }
 
-bool started() noexcept { return g_runtime.load(std::memory_order_acquire) != nullptr; }
+bool started() noexcept {
+    return g_runtime.load(std::memory_order_acquire) != nullptr;
+}
 
-EventLoop& loop() { return *runtime().loop; }
+EventLoop& loop() {
+    return *runtime().loop;
+}
 
-std::thread::id thread() { return runtime().loop->thread_id(); }
+std::thread::id thread() {
+    return runtime().loop->thread_id();
+}
 
-ThreadPool& thread_executor() { return runtime().pool; }
+ThreadPool& thread_executor() {
+    return runtime().pool;
+}
 
-ProcessPool& process_executor() { return runtime().procs; }
+ProcessPool& process_executor() {
+    return runtime().procs;
+}
 
 void shutdown() noexcept {
     Runtime* r = nullptr;
     {
         // Under the start-up mutex: a runtime starting now either sees the flag or is seen here.
         std::lock_guard lock(g_mutex);
-        if (g_shut_down.exchange(true, std::memory_order_acq_rel)) return;
+        if (g_shut_down.exchange(true, std::memory_order_acq_rel))
+            return;
         r = g_runtime.load(std::memory_order_relaxed);
     }
-    if (!r) return;
+    if (!r)
+        return;
     // The loop first: cancelling its tasks releases pool threads blocked on their results.
     r->loop->stop();
     r->pool.shutdown();
@@ -112,7 +134,9 @@ void shutdown() noexcept {
 
 namespace detail {
 
-void submit_to_thread_executor(PoolJob* job) noexcept { thread_executor().submit_job(job); }
+void submit_to_thread_executor(PoolJob* job) noexcept {
+    thread_executor().submit_job(job);
+}
 
 }  // namespace detail
 }  // namespace unsync

@@ -16,7 +16,8 @@ using detail::PoolJob;
 
 struct ThreadPool::Impl {
     explicit Impl(ThreadPoolOptions o) : options(o) {
-        if (options.max_threads == 0) options.max_threads = 1;
+        if (options.max_threads == 0)
+            options.max_threads = 1;
     }
 
     ThreadPoolOptions options;
@@ -56,7 +57,8 @@ void ThreadPool::Impl::worker(std::list<std::thread>::iterator self) {
         }
         PoolJob* job = head;
         head = job->m_next;
-        if (!head) tail = nullptr;
+        if (!head)
+            tail = nullptr;
         --queued;
         lock.unlock();
         job->m_run(job);
@@ -66,7 +68,9 @@ void ThreadPool::Impl::worker(std::list<std::thread>::iterator self) {
 
 ThreadPool::ThreadPool(ThreadPoolOptions options) : m_impl(std::make_unique<Impl>(options)) {}
 
-ThreadPool::~ThreadPool() { shutdown(); }
+ThreadPool::~ThreadPool() {
+    shutdown();
+}
 
 void ThreadPool::submit_job(PoolJob* job) noexcept {
     Impl& impl = *m_impl;
@@ -108,7 +112,8 @@ void ThreadPool::submit_job(PoolJob* job) noexcept {
         }
         finished.swap(impl.retired);
     }
-    for (auto& t : finished) t.join();
+    for (auto& t : finished)
+        t.join();
     while (stranded) {
         PoolJob* next = stranded->m_next;
         stranded->m_drop(stranded);
@@ -123,7 +128,8 @@ void ThreadPool::shutdown() noexcept {
     std::vector<std::thread> retired;
     {
         std::lock_guard lock(impl.mutex);
-        if (impl.stopping) return;
+        if (impl.stopping)
+            return;
         impl.stopping = true;
         jobs = impl.head;
         impl.head = impl.tail = nullptr;
@@ -137,7 +143,8 @@ void ThreadPool::shutdown() noexcept {
         jobs->m_drop(jobs);
         jobs = next;
     }
-    for (auto& t : retired) t.join();
+    for (auto& t : retired)
+        t.join();
     for (auto& t : workers) {
         // exit() called from a pool thread: that thread cannot join itself.
         if (t.get_id() == std::this_thread::get_id()) {
@@ -148,7 +155,9 @@ void ThreadPool::shutdown() noexcept {
     }
 }
 
-std::size_t ThreadPool::max_threads() const noexcept { return m_impl->options.max_threads; }
+std::size_t ThreadPool::max_threads() const noexcept {
+    return m_impl->options.max_threads;
+}
 
 std::size_t ThreadPool::thread_count() const noexcept {
     std::lock_guard lock(m_impl->mutex);

@@ -3,6 +3,7 @@
 // for I/O. Coroutines resumed from other threads reach it through a multi-producer queue.
 
 #include <chrono>
+#include <iosfwd>
 #include <memory>
 #include <thread>
 
@@ -14,6 +15,8 @@ class io_context;
 
 namespace unsync {
 
+void dump_tasks(std::ostream& out);
+
 namespace detail {
 class TaskBase;
 UNSYNC_EXPORT void schedule(TaskBase* task) noexcept;
@@ -21,9 +24,10 @@ UNSYNC_EXPORT bool request_cancel(TaskBase* task) noexcept;
 }  // namespace detail
 class EventLoop;
 namespace detail {
-// The runtime starts its loop through this: only that loop runs tasks.
-UNSYNC_EXPORT void start_ambient(EventLoop& loop);
-}
+// The runtime starts its loop through this: only that loop runs tasks. A zero duration turns
+// the slow-step warning off.
+UNSYNC_EXPORT void start_ambient(EventLoop& loop, std::chrono::nanoseconds slow_step);
+}  // namespace detail
 
 class UNSYNC_EXPORT EventLoop {
 public:
@@ -52,7 +56,8 @@ public:
 private:
     friend void detail::schedule(detail::TaskBase* task) noexcept;
     friend bool detail::request_cancel(detail::TaskBase* task) noexcept;
-    friend void detail::start_ambient(EventLoop& loop);
+    friend void detail::start_ambient(EventLoop& loop, std::chrono::nanoseconds slow_step);
+    friend void dump_tasks(std::ostream& out);
     void post(detail::TaskBase* task) noexcept;
 
     std::unique_ptr<Impl> m_impl;

@@ -17,8 +17,8 @@
 #include <string>
 #include <string_view>
 #include <tuple>
-#include <typeinfo>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -79,7 +79,8 @@ protected:
         return n;
     }
     int_type overflow(int_type c) override {
-        if (!traits_type::eq_int_type(c, traits_type::eof())) m_out.push_back(static_cast<char>(c));
+        if (!traits_type::eq_int_type(c, traits_type::eof()))
+            m_out.push_back(static_cast<char>(c));
         return traits_type::not_eof(c);
     }
 
@@ -116,8 +117,8 @@ UNSYNC_EXPORT bool register_cpu_entry(const char* key, CpuEntry entry) noexcept;
 
 template <class T>
 inline constexpr bool serializable_v =
-    cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value &&
-    cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>::value;
+    cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value&&
+        cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>::value;
 
 template <class T>
 struct FnTraits {
@@ -129,7 +130,7 @@ struct FnTraits<R (*)(P...)> {
     using Result = R;
     using Args = std::tuple<std::decay_t<P>...>;
     static constexpr bool no_mutable_refs =
-        (!(std::is_lvalue_reference_v<P> && !std::is_const_v<std::remove_reference_t<P>>) && ...);
+        (!(std::is_lvalue_reference_v<P> && !std::is_const_v<std::remove_reference_t<P>>)&&...);
 };
 template <class R, class... P>
 struct FnTraits<R (*)(P...) noexcept> : FnTraits<R (*)(P...)> {};
@@ -211,7 +212,8 @@ private:
     // A call not yet sent is dropped; one a worker runs cannot be interrupted.
     static bool cancel(StateBase* s) noexcept {
         auto* self = static_cast<ProcessTask*>(s);
-        if (!self->claim_for_cancel()) return false;
+        if (!self->claim_for_cancel())
+            return false;
         self->set_error(make_cancelled("unsync: cancelled before the call was sent to a worker"));
         self->complete();
         return true;
@@ -252,7 +254,8 @@ public:
     Unfuture<typename Fn::R> operator()(A&&... args) const {
         static_assert(std::is_constructible_v<typename Fn::Args, A&&...>,
                       "unsync::cpu_bound: these arguments do not match the function's parameters");
-        if (!Fn::registered) std::terminate();  // never: the odr-use is what matters
+        if (!Fn::registered)
+            std::terminate();  // never: the odr-use is what matters
         typename Fn::Args values(std::forward<A>(args)...);
         std::string request;
         serialize_to(request, values);

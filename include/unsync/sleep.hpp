@@ -23,12 +23,14 @@ public:
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
         m_task = &task_of(h);
-        if (m_task->m_cancelled) return false;
+        if (m_task->m_cancelled)
+            return false;
         add_timer(m_task, m_deadline);
         return true;
     }
     void await_resume() const {
-        if (m_task->m_cancelled) std::rethrow_exception(make_cancelled("unsync: task cancelled"));
+        if (m_task->m_cancelled)
+            std::rethrow_exception(make_cancelled("unsync: task cancelled"));
     }
 
 private:

@@ -45,8 +45,8 @@ public:
         if constexpr (stoppable) {
             using R = std::invoke_result_t<Fn, std::stop_token, std::decay_t<A>...>;
             check_result<R>();
-            auto call = [f = std::forward<F>(f), ... args = std::forward<A>(args)](
-                            std::stop_token token) mutable -> R {
+            auto call = [f = std::forward<F>(f),
+                         ... args = std::forward<A>(args)](std::stop_token token) mutable -> R {
                 return std::invoke(std::move(f), std::move(token), std::move(args)...);
             };
             return start(new detail::PoolTask<R, decltype(call), true>(std::move(call)));

@@ -30,9 +30,10 @@ struct IsUnfuture<Unfuture<T>> : std::true_type {};
 
 template <class P>
 TaskBase& task_of(std::coroutine_handle<P> h) noexcept {
-    static_assert(std::is_base_of_v<TaskBase, P>,
-                  "unsync: co_await on an Unfuture (or unsync::sleep) only works inside a coroutine "
-                  "that returns unsync::Unfuture<T>; from plain code call .result() instead");
+    static_assert(
+        std::is_base_of_v<TaskBase, P>,
+        "unsync: co_await on an Unfuture (or unsync::sleep) only works inside a coroutine "
+        "that returns unsync::Unfuture<T>; from plain code call .result() instead");
     return h.promise();
 }
 
@@ -59,9 +60,9 @@ template <class T>
 class PromiseCommon : public State<T>, public TaskBase {
 public:
     // One reference for the running coroutine; get_return_object() adds the caller's.
-    PromiseCommon() noexcept
-        : State<T>(&destroy_frame, 1, StateBase::k_claimed, &cancel_task),
-          TaskBase(nullptr, this) {}
+    explicit PromiseCommon(FunctionName fn) noexcept
+        : State<T>(&destroy_frame, 1, StateBase::k_claimed | StateBase::k_task, &cancel_task),
+          TaskBase(nullptr, this, fn.m_name) {}
 
     Unfuture<T> get_return_object() noexcept;
     InitialAwaiter initial_suspend() const noexcept { return {}; }
@@ -80,16 +81,19 @@ private:
 template <class T>
 class Promise : public PromiseCommon<T> {
 public:
+    // Declared here, not inherited: only then is the default argument evaluated in the coroutine.
+    explicit Promise(FunctionName fn = FunctionName(__builtin_FUNCTION())) noexcept
+        : PromiseCommon<T>(fn) {}
     template <class U = T>
-        requires std::convertible_to<U&&, T>
-    void return_value(U&& v) {
-        this->set_value(std::forward<U>(v));
-    }
+    requires std::convertible_to<U&&, T>
+    void return_value(U&& v) { this->set_value(std::forward<U>(v)); }
 };
 
 template <>
 class Promise<void> : public PromiseCommon<void> {
 public:
+    explicit Promise(FunctionName fn = FunctionName(__builtin_FUNCTION())) noexcept
+        : PromiseCommon<void>(fn) {}
     void return_void() noexcept { this->set_value(); }
 };
 
@@ -98,7 +102,8 @@ public:
 template <class T>
 T take_value(State<T>* s) {
     if constexpr (std::is_copy_constructible_v<T>) {
-        if (s->use_count() != 1) return s->value();
+        if (s->use_count() != 1)
+            return s->value();
     }
     return std::move(s->value());
 }
@@ -116,11 +121,13 @@ public:
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) noexcept {
         TaskBase& task = task_of(h);
-        if (task.m_cancelled) return false;
+        if (task.m_cancelled)
+            return false;
         m_task = &task;
         task.m_wait_state = m_state;
         task.m_wait_node = this;
-        if (m_state->add_waiter(this)) return true;
+        if (m_state->add_waiter(this))
+            return true;
         task.m_wait_state = nullptr;
         return false;
     }
@@ -130,7 +137,8 @@ public:
             m_task->m_wait_state = nullptr;
             // Cancelled while suspended: the awaiting expression throws, even if the future
             // completed meanwhile (as asyncio does).
-            if (m_task->m_cancelled) std::rethrow_exception(make_cancelled("unsync: task cancelled"));
+            if (m_task->m_cancelled)
+                std::rethrow_exception(make_cancelled("unsync: task cancelled"));
         }
         if constexpr (Mode == AwaitMode::done_only) {
             return;
@@ -171,8 +179,7 @@ struct ContinuationResult<T, F, 1> {
     using type = std::invoke_result_t<F&, Unfuture<T>&>;
 };
 template <class T, class F>
-    requires(!std::is_void_v<T>)
-struct ContinuationResult<T, F, 2> {
+requires(!std::is_void_v<T>) struct ContinuationResult<T, F, 2> {
     using type = std::invoke_result_t<F&, T&&>;
 };
 template <class F>
@@ -218,7 +225,8 @@ public:
     explicit Unfuture(std::shared_future<T> f) : Unfuture(from_std(std::move(f))) {}
 
     Unfuture(const Unfuture& other) noexcept : m_state(other.m_state) {
-        if (m_state) m_state->add_ref();
+        if (m_state)
+            m_state->add_ref();
     }
     Unfuture(Unfuture&& other) noexcept : m_state(std::exchange(other.m_state, nullptr)) {}
     Unfuture& operator=(Unfuture other) noexcept {
@@ -226,7 +234,8 @@ public:
         return *this;
     }
     ~Unfuture() {
-        if (m_state) m_state->release();
+        if (m_state)
+            m_state->release();
     }
 
     template <class... A>
@@ -249,7 +258,8 @@ public:
     bool cancel() const { return state().cancel(); }
     // Done with cancelled_error.
     bool cancelled() const {
-        if (!done() || !m_state->has_error()) return false;
+        if (!done() || !m_state->has_error())
+            return false;
         try {
             m_state->rethrow_if_error();
         } catch (const cancelled_error&) {
@@ -261,7 +271,8 @@ public:
     // The exception the future ended with, null if it has a value. Like the seed's
     // Future.exception(), a future that is not done throws invalid_state_error.
     std::exception_ptr exception() const {
-        if (!done()) throw invalid_state_error("unsync: exception() on a future that is not done");
+        if (!done())
+            throw invalid_state_error("unsync: exception() on a future that is not done");
         return m_state->error();
     }
 
@@ -274,7 +285,8 @@ public:
     auto result() && -> T {
         wait();
         state().rethrow_if_error();
-        if constexpr (!std::is_void_v<T>) return detail::take_value(m_state);
+        if constexpr (!std::is_void_v<T>)
+            return detail::take_value(m_state);
     }
     template <class Rep, class Period>
     decltype(auto) result(std::chrono::duration<Rep, Period> timeout) const& {
@@ -285,7 +297,8 @@ public:
     auto result(std::chrono::duration<Rep, Period> timeout) && -> T {
         wait_for(timeout);
         state().rethrow_if_error();
-        if constexpr (!std::is_void_v<T>) return detail::take_value(m_state);
+        if constexpr (!std::is_void_v<T>)
+            return detail::take_value(m_state);
     }
 
     // Thread-safe; a second completion throws invalid_state_error.
@@ -310,14 +323,14 @@ public:
         m_state->complete();
     }
     void set_exception(std::exception_ptr e) const {
-        if (!e) throw std::invalid_argument("unsync: set_exception needs a non-null exception_ptr");
+        if (!e)
+            throw std::invalid_argument("unsync: set_exception needs a non-null exception_ptr");
         state().claim();
         m_state->set_error(std::move(e));
         m_state->complete();
     }
     template <class E>
-        requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>)
-    void set_exception(E&& e) const {
+    requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>) void set_exception(E&& e) const {
         set_exception(std::make_exception_ptr(std::forward<E>(e)));
     }
 
@@ -338,13 +351,12 @@ public:
     auto operator co_await() const& {
         return detail::Awaiter<T, detail::AwaitMode::reference>(&state());
     }
-    auto operator co_await() && {
-        return detail::Awaiter<T, detail::AwaitMode::value>(&state());
-    }
+    auto operator co_await() && { return detail::Awaiter<T, detail::AwaitMode::value>(&state()); }
+    // For unsync::named(): the state, to find the task behind it.
+    detail::State<T>& state_for_debug() const { return state(); }
+
     // Waits for completion without reading (or rethrowing) the result.
-    auto when_done() const {
-        return detail::Awaiter<T, detail::AwaitMode::done_only>(&state());
-    }
+    auto when_done() const { return detail::Awaiter<T, detail::AwaitMode::done_only>(&state()); }
 
 private:
     using StateBase = detail::StateBase;
@@ -366,7 +378,8 @@ private:
 
     template <class F>
     static Unfuture from_std(F f) {
-        if (!f.valid()) throw std::future_error(std::future_errc::no_state);
+        if (!f.valid())
+            throw std::future_error(std::future_errc::no_state);
         auto get = [f = std::move(f)]() mutable -> T { return f.get(); };
         auto* job = new detail::PoolTask<T, decltype(get)>(std::move(get));
         detail::submit_to_thread_executor(job);
@@ -374,25 +387,31 @@ private:
     }
 
     detail::State<T>& state() const {
-        if (!m_state) detail::throw_no_state();
+        if (!m_state)
+            detail::throw_no_state();
         return *m_state;
     }
     void wait() const {
-        if (state().done()) return;
-        if (detail::on_loop_thread()) detail::throw_blocking_on_loop();
+        if (state().done())
+            return;
+        if (detail::on_loop_thread())
+            detail::throw_blocking_on_loop();
         m_state->wait();
     }
     template <class Rep, class Period>
     void wait_for(std::chrono::duration<Rep, Period> timeout) const {
-        if (state().done()) return;
-        if (detail::on_loop_thread()) detail::throw_blocking_on_loop();
+        if (state().done())
+            return;
+        if (detail::on_loop_thread())
+            detail::throw_blocking_on_loop();
         if (!m_state->wait_until(detail::deadline_after(timeout))) {
             throw timeout_error("unsync: result() timed out before the future was done");
         }
     }
     decltype(auto) read() const {
         m_state->rethrow_if_error();
-        if constexpr (!std::is_void_v<T>) return static_cast<const T&>(m_state->value());
+        if constexpr (!std::is_void_v<T>)
+            return static_cast<const T&>(m_state->value());
     }
 
     detail::State<T>* m_state;
@@ -421,7 +440,8 @@ Unfuture<Out> then_task(Unfuture<T> source, F cont) {
     F fn = std::move(cont);
     if constexpr (Kind == 1) {
         co_await src.when_done();
-        if constexpr (IsUnfuture<std::remove_cvref_t<std::invoke_result_t<F&, Unfuture<T>&>>>::value) {
+        if constexpr (IsUnfuture<
+                          std::remove_cvref_t<std::invoke_result_t<F&, Unfuture<T>&>>>::value) {
             co_return co_await std::invoke(fn, src);
         } else if constexpr (std::is_void_v<Out>) {
             std::invoke(fn, src);

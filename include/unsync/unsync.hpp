@@ -9,6 +9,7 @@
 #include <utility>
 
 #include <unsync/combinators.hpp>
+#include <unsync/debug.hpp>
 #include <unsync/errors.hpp>
 #include <unsync/event_loop.hpp>
 #include <unsync/runtime.hpp>

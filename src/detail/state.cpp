@@ -31,7 +31,8 @@ void cpu_relax() noexcept {
 bool futex_wait_until(const std::atomic<std::uint32_t>* word, std::uint32_t expected,
                       std::chrono::steady_clock::time_point deadline) noexcept {
     const auto left = deadline - std::chrono::steady_clock::now();
-    if (left <= left.zero()) return false;
+    if (left <= left.zero())
+        return false;
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
     timespec ts{};
     ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
@@ -117,7 +118,8 @@ bool StateBase::add_waiter(Waiter* w) noexcept {
     }
     w->m_prev = nullptr;
     w->m_next = m_waiters;
-    if (m_waiters) m_waiters->m_prev = w;
+    if (m_waiters)
+        m_waiters->m_prev = w;
     m_waiters = w;
     unlock();
     return true;
@@ -134,7 +136,8 @@ bool StateBase::remove_waiter(Waiter* w) noexcept {
     } else {
         m_waiters = w->m_next;
     }
-    if (w->m_next) w->m_next->m_prev = w->m_prev;
+    if (w->m_next)
+        w->m_next->m_prev = w->m_prev;
     unlock();
     return true;
 }
@@ -148,7 +151,8 @@ Waiter* StateBase::publish() noexcept {
     while (!m_word.compare_exchange_weak(w, (w | k_done) & ~k_locked, std::memory_order_acq_rel,
                                          std::memory_order_relaxed)) {
     }
-    if (w & k_sleepers) futex_wake_all(&m_word);
+    if (w & k_sleepers)
+        futex_wake_all(&m_word);
     // Waiters were pushed at the head; reverse so they resume in the order they awaited.
     Waiter* ordered = nullptr;
     while (list) {
@@ -172,10 +176,13 @@ unsigned handoffs_in_flight() noexcept {
 }
 
 bool StateBase::cancel() noexcept {
-    if (done()) return false;
-    if (m_cancel) return m_cancel(this);
+    if (done())
+        return false;
+    if (m_cancel)
+        return m_cancel(this);
     // Relaxed: the RMW elects the completer, publish() orders the result.
-    if (m_word.fetch_or(k_claimed, std::memory_order_relaxed) & k_claimed) return false;
+    if (m_word.fetch_or(k_claimed, std::memory_order_relaxed) & k_claimed)
+        return false;
     set_error(make_cancelled("unsync: cancelled"));
     complete();
     return true;

@@ -2,8 +2,8 @@
 // A unit of work for a thread pool that is also the shared state of its Unfuture: one allocation
 // per submitted call.
 
-#include <exception>
 #include <atomic>
+#include <exception>
 #include <optional>
 #include <stop_token>
 #include <type_traits>
@@ -17,8 +17,8 @@ struct PoolJob {
     using Step = void (*)(PoolJob*) noexcept;
     PoolJob(Step run, Step drop) noexcept : m_run(run), m_drop(drop) {}
     PoolJob* m_next = nullptr;
-    Step m_run; // runs the call, completes the future, releases the job's reference
-    Step m_drop;// completes the future with cancelled_error without running
+    Step m_run;   // runs the call, completes the future, releases the job's reference
+    Step m_drop;  // completes the future with cancelled_error without running
 };
 
 UNSYNC_EXPORT void submit_to_thread_executor(PoolJob* job) noexcept;
@@ -70,7 +70,8 @@ private:
         auto* self = static_cast<PoolTask*>(job);
         int expected = queued;
         if (self->m_phase.compare_exchange_strong(expected, cancelled, std::memory_order_acq_rel)) {
-            self->set_error(make_cancelled("unsync: the thread pool shut down before the call ran"));
+            self->set_error(
+                make_cancelled("unsync: the thread pool shut down before the call ran"));
             self->complete();
         }
         self->release();

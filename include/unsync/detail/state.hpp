@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <exception>
 #include <new>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -47,11 +48,13 @@ template <class Rep, class Period>
 std::chrono::steady_clock::time_point deadline_after(std::chrono::duration<Rep, Period> d) {
     using Clock = std::chrono::steady_clock;
     const auto now = Clock::now();
-    if (d <= d.zero()) return now;
+    if (d <= d.zero())
+        return now;
     // Compared in double so that the comparison itself cannot overflow; half the range left is
     // already centuries, far past any real deadline.
     const std::chrono::duration<double> left = Clock::time_point::max() - now;
-    if (std::chrono::duration<double>(d) >= left / 2) return Clock::time_point::max();
+    if (std::chrono::duration<double>(d) >= left / 2)
+        return Clock::time_point::max();
     return now + std::chrono::ceil<Clock::duration>(d);
 }
 
@@ -63,6 +66,8 @@ public:
     static constexpr std::uint32_t k_locked = 2;
     static constexpr std::uint32_t k_claimed = 4;
     static constexpr std::uint32_t k_sleepers = 8;
+    // Set at birth on a coroutine's state: the state is a PromiseCommon, its TaskBase reachable.
+    static constexpr std::uint32_t k_task = 16;
 
     using DestroyFn = void (*)(StateBase*) noexcept;
     // Requests cancellation; true if it was requested or done. Null: a plain future, which is
@@ -79,10 +84,14 @@ public:
     void add_ref() noexcept { m_refs.fetch_add(1, std::memory_order_relaxed); }
     void release() noexcept {
         // acq_rel: the last owner must see every other owner's writes before destroying.
-        if (m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1) m_destroy(this);
+        if (m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+            m_destroy(this);
     }
     // Acquire: pairs with release() so that a count of 1 means no other owner touches the state.
     std::uint32_t use_count() const noexcept { return m_refs.load(std::memory_order_acquire); }
+
+    // Relaxed: k_task never changes after construction.
+    bool is_task() const noexcept { return (m_word.load(std::memory_order_relaxed) & k_task) != 0; }
 
     // Acquire: pairs with the release in publish(), so the result is visible once done.
     bool done() const noexcept { return (m_word.load(std::memory_order_acquire) & k_done) != 0; }
@@ -99,7 +108,8 @@ public:
     bool has_error() const noexcept { return m_error != nullptr; }
     const std::exception_ptr& error() const noexcept { return m_error; }
     void rethrow_if_error() const {
-        if (m_error) std::rethrow_exception(m_error);
+        if (m_error)
+            std::rethrow_exception(m_error);
     }
 
     void wait() const noexcept;
@@ -150,7 +160,8 @@ public:
 
 protected:
     ~State() {
-        if (m_has_value) value().~Stored<T>();
+        if (m_has_value)
+            value().~Stored<T>();
     }
 
 private:
@@ -158,14 +169,39 @@ private:
     bool m_has_value = false;
 };
 
+// The name of the function a coroutine was declared as, taken where its promise is built.
+struct FunctionName {
+    explicit FunctionName(const char* name) noexcept : m_name(name) {}
+    const char* m_name;
+};
+
 // The part of a coroutine promise the loop works with.
 class TaskBase {
 public:
-    TaskBase(std::coroutine_handle<> handle, StateBase* state) noexcept
-        : m_handle(handle), m_state(state) {}
+    TaskBase(std::coroutine_handle<> handle, StateBase* state, const char* function) noexcept
+        : m_handle(handle), m_state(state), m_function(function) {}
+    TaskBase(const TaskBase&) = delete;
+    TaskBase& operator=(const TaskBase&) = delete;
+    ~TaskBase() { delete m_name.load(std::memory_order_acquire); }
+
+    // A name given with unsync::named(); set once, from any thread.
+    void set_name(std::string name) {
+        auto* fresh = new std::string(std::move(name));
+        std::string* expected = nullptr;
+        // acq_rel: publishes the string to the loop thread that prints it.
+        if (!m_name.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel))
+            delete fresh;
+    }
+    // The name if one was given, else the coroutine's function name.
+    const char* display_name() const noexcept {
+        const std::string* name = m_name.load(std::memory_order_acquire);
+        return name ? name->c_str() : m_function;
+    }
 
     std::coroutine_handle<> m_handle;
     StateBase* m_state;
+    const char* m_function;
+    std::atomic<std::string*> m_name{nullptr};
     // Everything below is touched only on the loop thread.
     TaskBase* m_prev = nullptr;  // registry of started tasks, for shutdown
     TaskBase* m_next = nullptr;
