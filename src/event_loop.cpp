@@ -374,6 +374,14 @@ asio::io_context& EventLoop::io_context() noexcept {
     return m_impl->io;
 }
 
+const char* EventLoop::backend() noexcept {
+#if defined(ASIO_HAS_IO_URING_AS_DEFAULT)
+    return "io_uring";
+#else
+    return "epoll";
+#endif
+}
+
 std::thread::id EventLoop::thread_id() const noexcept {
     return m_impl->thread_id;
 }

@@ -40,6 +40,10 @@ public:
     // Include <asio.hpp> (or the parts you use) to work with it.
     asio::io_context& io_context() noexcept;
 
+    // The I/O backend the io_context runs on: "epoll", or "io_uring" in a build with the CMake
+    // option UNSYNC_IO_URING.
+    static const char* backend() noexcept;
+
     // The id of the loop thread; a default id until start().
     std::thread::id thread_id() const noexcept;
     bool in_loop_thread() const noexcept;
