@@ -40,5 +40,7 @@ int continuation_main() {
 }
 
 #ifndef UNSYNC_TOUR
-int main() { return continuation_main(); }
+int main() {
+    return continuation_main();
+}
 #endif

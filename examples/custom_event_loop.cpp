@@ -52,5 +52,7 @@ int custom_event_loop_main() {
 }
 
 #ifndef UNSYNC_TOUR
-int main() { return custom_event_loop_main(); }
+int main() {
+    return custom_event_loop_main();
+}
 #endif

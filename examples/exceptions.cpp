@@ -79,5 +79,7 @@ int exceptions_main() {
 }
 
 #ifndef UNSYNC_TOUR
-int main() { return exceptions_main(); }
+int main() {
+    return exceptions_main();
+}
 #endif

@@ -19,7 +19,8 @@ unsync::Unfuture<int> count_words(std::string text) {
     co_await unsync::sleep(10ms);
     std::istringstream in(text);
     int words = 0;
-    for (std::string word; in >> word;) ++words;
+    for (std::string word; in >> word;)
+        ++words;
     co_return words;
 }
 
@@ -33,8 +34,7 @@ const auto hit = unsync::unsync(&Counter::hit);
 }  // namespace
 
 int lifetimes_main() {
-    std::cout << "words: " << count_words(std::string("take parameters by value")).result()
-              << '\n';
+    std::cout << "words: " << count_words(std::string("take parameters by value")).result() << '\n';
 
     // The object of a member function is decay-copied like any other argument...
     Counter counter;
@@ -48,5 +48,7 @@ int lifetimes_main() {
 }
 
 #ifndef UNSYNC_TOUR
-int main() { return lifetimes_main(); }
+int main() {
+    return lifetimes_main();
+}
 #endif

@@ -42,7 +42,8 @@ unsync::Unfuture<std::map<int, int>> result_processor(
 int mixing_methods_main() {
     const auto start = std::chrono::steady_clock::now();
     std::vector<unsync::Unfuture<std::pair<int, int>>> tasks;
-    for (int i = 0; i < 10; ++i) tasks.push_back(non_async_function(i).then(result_continuation));
+    for (int i = 0; i < 10; ++i)
+        tasks.push_back(non_async_function(i).then(result_continuation));
     const std::map<int, int> output = result_processor(std::move(tasks)).result();
 
     // Printed like Python's dict repr, as in the seed.
@@ -58,5 +59,7 @@ int mixing_methods_main() {
 }
 
 #ifndef UNSYNC_TOUR
-int main() { return mixing_methods_main(); }
+int main() {
+    return mixing_methods_main();
+}
 #endif

@@ -15,7 +15,8 @@ namespace {
 std::string cpu_bound_function(std::uint64_t operations) {
     // volatile: the loop is the work, the optimizer must not remove it.
     volatile std::uint64_t sink = 0;
-    for (std::uint64_t i = 0; i < operations; ++i) sink = sink + i;
+    for (std::uint64_t i = 0; i < operations; ++i)
+        sink = sink + i;
     return "Run in parallel!";
 }
 
@@ -25,13 +26,15 @@ constexpr auto unsync_cpu_bound_function = unsync::cpu_bound<&cpu_bound_function
 // An async aggregator mixing the process pool with the loop, as the seed's mixing example does.
 unsync::Unfuture<std::size_t> count_results(std::vector<unsync::Unfuture<std::string>> tasks) {
     std::size_t total = 0;
-    for (auto& task : tasks) total += (co_await task).size();
+    for (auto& task : tasks)
+        total += (co_await task).size();
     co_return total;
 }
 
 void print_list(const std::vector<std::string>& items) {
     std::cout << '[';
-    for (std::size_t i = 0; i < items.size(); ++i) std::cout << (i ? ", '" : "'") << items[i] << '\'';
+    for (std::size_t i = 0; i < items.size(); ++i)
+        std::cout << (i ? ", '" : "'") << items[i] << '\'';
     std::cout << "]\n";
 }
 
@@ -46,15 +49,18 @@ int process_executor_main() {
 
     auto start = std::chrono::steady_clock::now();
     std::vector<std::string> plain;
-    for (int i = 0; i < 10; ++i) plain.push_back(cpu_bound_function(operations));
+    for (int i = 0; i < 10; ++i)
+        plain.push_back(cpu_bound_function(operations));
     print_list(plain);
     std::cout << "Non-unsync executed in " << seconds_since(start) << " seconds\n";
 
     start = std::chrono::steady_clock::now();
     std::vector<unsync::Unfuture<std::string>> tasks;
-    for (int i = 0; i < 10; ++i) tasks.push_back(unsync_cpu_bound_function(operations));
+    for (int i = 0; i < 10; ++i)
+        tasks.push_back(unsync_cpu_bound_function(operations));
     std::vector<std::string> results;
-    for (auto& task : tasks) results.push_back(task.result());
+    for (auto& task : tasks)
+        results.push_back(task.result());
     print_list(results);
     std::cout << "unsync executed in " << seconds_since(start) << " seconds\n";
 

@@ -57,5 +57,7 @@ int shutdown_main() {
 }
 
 #ifndef UNSYNC_TOUR
-int main() { return shutdown_main(); }
+int main() {
+    return shutdown_main();
+}
 #endif

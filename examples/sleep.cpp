@@ -44,5 +44,7 @@ int sleep_main() {
 }
 
 #ifndef UNSYNC_TOUR
-int main() { return sleep_main(); }
+int main() {
+    return sleep_main();
+}
 #endif

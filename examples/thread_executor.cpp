@@ -25,7 +25,8 @@ const auto non_async_function = unsync::unsync([](std::chrono::duration<double> 
 int thread_executor_main() {
     const auto start = std::chrono::steady_clock::now();
     std::vector<unsync::Unfuture<std::string>> tasks;
-    for (int i = 0; i < 10; ++i) tasks.push_back(non_async_function(100ms));
+    for (int i = 0; i < 10; ++i)
+        tasks.push_back(non_async_function(100ms));
 
     // Printed like Python's list repr, as in the seed.
     std::cout << '[';
@@ -39,5 +40,7 @@ int thread_executor_main() {
 }
 
 #ifndef UNSYNC_TOUR
-int main() { return thread_executor_main(); }
+int main() {
+    return thread_executor_main();
+}
 #endif

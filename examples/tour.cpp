@@ -17,6 +17,9 @@ int lifetimes_main();
 int process_executor_main();
 int echo_main();
 int fetch_main();
+int cancellation_main();
+int combinators_main();
+int debug_main();
 int shutdown_main();
 
 namespace {
@@ -41,6 +44,9 @@ constexpr Example k_examples[] = {
     {"process_executor", &process_executor_main},
     {"echo", &echo_main},
     {"fetch", &fetch_main},
+    {"cancellation", &cancellation_main},
+    {"combinators", &combinators_main},
+    {"debug", &debug_main},
     {"shutdown", &shutdown_main},
 };
 

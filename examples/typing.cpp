@@ -11,7 +11,9 @@
 
 namespace {
 
-std::string function_name_synced(std::string x) { return x + 'a'; }
+std::string function_name_synced(std::string x) {
+    return x + 'a';
+}
 
 // Option 3 of the seed: a plain function that declares the Unfuture it returns.
 unsync::Unfuture<std::string> function_name(std::string x) {
@@ -32,5 +34,7 @@ int typing_main() {
 }
 
 #ifndef UNSYNC_TOUR
-int main() { return typing_main(); }
+int main() {
+    return typing_main();
+}
 #endif

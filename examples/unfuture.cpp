@@ -52,5 +52,7 @@ int unfuture_main() {
 }
 
 #ifndef UNSYNC_TOUR
-int main() { return unfuture_main(); }
+int main() {
+    return unfuture_main();
+}
 #endif
