@@ -162,7 +162,8 @@ struct CpuFunction {
     using Traits = FnTraits<decltype(F)>;
     static_assert(Traits::is_function,
                   "unsync::cpu_bound<&f> takes the address of a free (or static member) function");
-    using R = typename Traits::Result;
+    // A const result is returned by value all the same; cereal loads into a mutable object.
+    using R = std::remove_cv_t<typename Traits::Result>;
     using Args = typename Traits::Args;
     static_assert(!IsUnfuture<std::remove_cvref_t<R>>::value,
                   "unsync::cpu_bound: a coroutine cannot run in a worker process; mark the plain "
