@@ -23,6 +23,7 @@
 #include <unsync/detail/state.hpp>
 #include <unsync/errors.hpp>
 #include <unsync/runtime.hpp>
+#include <unsync/use_unfuture.hpp>
 
 namespace unsync {
 
@@ -125,6 +126,71 @@ struct EventLoop::Impl {
             t->m_next->m_prev = t->m_prev;
     }
 };
+
+namespace {
+
+// Operations started with use_unfuture and not completed yet, from any thread.
+struct AsioOps {
+    std::mutex mutex;
+    detail::AsioOpLink* head = nullptr;
+    bool closed = false;  // the loop has stopped running I/O
+};
+
+AsioOps& asio_ops() {
+    static AsioOps ops;
+    return ops;
+}
+
+// On the loop thread at shutdown: cancel every pending operation, so that each completes (with
+// cancelled_error) while the loop still polls its io_context. Returns how many were cancelled.
+std::size_t cancel_asio_ops(bool close) {
+    std::vector<detail::AsioOpLink*> pending;
+    {
+        AsioOps& ops = asio_ops();
+        std::lock_guard lock(ops.mutex);
+        ops.closed = ops.closed || close;
+        for (detail::AsioOpLink* op = ops.head; op; op = op->m_next) {
+            if (op->m_cancel_requested.exchange(true, std::memory_order_acq_rel)) continue;
+            op->m_state->add_ref();
+            pending.push_back(op);
+        }
+    }
+    // Emitted outside the lock: a cancellation handler may complete the operation at once.
+    for (detail::AsioOpLink* op : pending) {
+        op->m_signal.emit(asio::cancellation_type::terminal);
+        op->m_state->release();
+    }
+    return pending.size();
+}
+
+}  // namespace
+
+namespace detail {
+
+bool register_asio_op(AsioOpLink* op) noexcept {
+    AsioOps& ops = asio_ops();
+    std::lock_guard lock(ops.mutex);
+    if (ops.closed) return false;
+    op->m_next = ops.head;
+    if (ops.head) ops.head->m_prev = op;
+    ops.head = op;
+    return true;
+}
+
+void unregister_asio_op(AsioOpLink* op) noexcept {
+    AsioOps& ops = asio_ops();
+    std::lock_guard lock(ops.mutex);
+    if (!op->m_prev && ops.head != op) return;  // never registered
+    if (op->m_prev) {
+        op->m_prev->m_next = op->m_next;
+    } else {
+        ops.head = op->m_next;
+    }
+    if (op->m_next) op->m_next->m_prev = op->m_prev;
+    op->m_prev = op->m_next = nullptr;
+}
+
+}  // namespace detail
 
 namespace {
 // The ambient loop, on its own thread only: tasks scheduled there skip the remote queue.
@@ -342,6 +408,7 @@ void EventLoop::Impl::drain() {
     }
     while (!timers.empty())
         wake_timer(pop_timer(timers));
+    if (ambient) cancel_asio_ops(false);
     for (;;) {
         take_remote();
         process_cancels();
@@ -356,6 +423,9 @@ void EventLoop::Impl::drain() {
             std::this_thread::yield();
             continue;
         }
+        // Operations started meanwhile (by unwinding tasks) are cancelled too. The last round
+        // closes the list, so no new one can start, and polls what that cancelled.
+        if (ambient && cancel_asio_ops(ready.empty() && cancels.empty()) != 0) continue;
         std::lock_guard lock(remote_mutex);
         if (remote.empty() && remote_cancels.empty() && ready.empty() && cancels.empty()) {
             accepting = false;

@@ -63,15 +63,26 @@ struct AsioSignature<std::exception_ptr, A...> {
     static constexpr bool has_error = true;
 };
 
-// The operation's state: the future's shared state plus the signal that cancels the operation.
-template <class R>
-class AsioOp final : public State<R> {
-public:
-    // Two references: the Unfuture, and the completion handler until it runs (or is destroyed).
-    AsioOp() : State<R>(&destroy, 2, StateBase::k_claimed, &cancel) {}
-
+// The part of an operation shutdown needs: pending operations are listed, so that the loop can
+// cancel them before it stops, and none leaves a future pending forever.
+struct AsioOpLink {
+    AsioOpLink* m_prev = nullptr;  // guarded by the registry's mutex
+    AsioOpLink* m_next = nullptr;
+    StateBase* m_state = nullptr;
     asio::cancellation_signal m_signal;  // loop thread only
     std::atomic<bool> m_cancel_requested{false};
+};
+
+// False once the loop has stopped running I/O: the operation must not be started.
+UNSYNC_EXPORT bool register_asio_op(AsioOpLink* op) noexcept;
+UNSYNC_EXPORT void unregister_asio_op(AsioOpLink* op) noexcept;
+
+// The operation's state: the future's shared state plus the signal that cancels the operation.
+template <class R>
+class AsioOp final : public State<R>, public AsioOpLink {
+public:
+    // Two references: the Unfuture, and the completion handler until it runs (or is destroyed).
+    AsioOp() : State<R>(&destroy, 2, StateBase::k_claimed, &cancel) { m_state = this; }
 
 private:
     static bool cancel(StateBase* s) noexcept {
@@ -110,6 +121,7 @@ public:
     template <class... A>
     void operator()(A&&... args) {
         AsioOp<R>* op = std::exchange(m_op, nullptr);
+        unregister_asio_op(op);
         try {
             deliver(*op, std::forward<A>(args)...);
         } catch (...) {
@@ -121,6 +133,7 @@ public:
 
 private:
     static void finish(AsioOp<R>* op, std::exception_ptr e) noexcept {
+        unregister_asio_op(op);
         op->set_error(std::move(e));
         op->complete();
         op->release();
@@ -177,8 +190,11 @@ public:
     static return_type initiate(Initiation&& initiation, unsync::UseUnfuture, InitArgs&&... args) {
         auto* op = new unsync::detail::AsioOp<value_type>();
         return_type future = unsync::detail::adopt_state<value_type>(op);
-        std::move(initiation)(unsync::detail::AsioHandler<value_type>(op),
-                              std::forward<InitArgs>(args)...);
+        unsync::detail::AsioHandler<value_type> handler(op);
+        // After shutdown the loop runs no I/O: the dropped handler fails the future instead.
+        if (unsync::detail::register_asio_op(op)) {
+            std::move(initiation)(std::move(handler), std::forward<InitArgs>(args)...);
+        }
         return future;
     }
 };
