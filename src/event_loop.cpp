@@ -150,7 +150,8 @@ std::size_t cancel_asio_ops(bool close) {
         std::lock_guard lock(ops.mutex);
         ops.closed = ops.closed || close;
         for (detail::AsioOpLink* op = ops.head; op; op = op->m_next) {
-            if (op->m_cancel_requested.exchange(true, std::memory_order_acq_rel)) continue;
+            if (op->m_cancel_requested.exchange(true, std::memory_order_acq_rel))
+                continue;
             op->m_state->add_ref();
             pending.push_back(op);
         }
@@ -170,9 +171,11 @@ namespace detail {
 bool register_asio_op(AsioOpLink* op) noexcept {
     AsioOps& ops = asio_ops();
     std::lock_guard lock(ops.mutex);
-    if (ops.closed) return false;
+    if (ops.closed)
+        return false;
     op->m_next = ops.head;
-    if (ops.head) ops.head->m_prev = op;
+    if (ops.head)
+        ops.head->m_prev = op;
     ops.head = op;
     return true;
 }
@@ -180,13 +183,15 @@ bool register_asio_op(AsioOpLink* op) noexcept {
 void unregister_asio_op(AsioOpLink* op) noexcept {
     AsioOps& ops = asio_ops();
     std::lock_guard lock(ops.mutex);
-    if (!op->m_prev && ops.head != op) return;  // never registered
+    if (!op->m_prev && ops.head != op)
+        return;  // never registered
     if (op->m_prev) {
         op->m_prev->m_next = op->m_next;
     } else {
         ops.head = op->m_next;
     }
-    if (op->m_next) op->m_next->m_prev = op->m_prev;
+    if (op->m_next)
+        op->m_next->m_prev = op->m_prev;
     op->m_prev = op->m_next = nullptr;
 }
 
@@ -201,7 +206,8 @@ thread_local EventLoop::Impl* t_running = nullptr;
 
 void EventLoop::Impl::run_task(TaskBase* t) noexcept {
     if (!t->m_started) {
-        if (draining || t->m_cancelled) {
+        // Cancelled before it started: it never runs, unless it must clean up (a combinator).
+        if (draining || (t->m_cancelled && !t->m_run_when_cancelled)) {
             abandon(t);
             return;
         }
@@ -408,7 +414,8 @@ void EventLoop::Impl::drain() {
     }
     while (!timers.empty())
         wake_timer(pop_timer(timers));
-    if (ambient) cancel_asio_ops(false);
+    if (ambient)
+        cancel_asio_ops(false);
     for (;;) {
         take_remote();
         process_cancels();
@@ -425,7 +432,8 @@ void EventLoop::Impl::drain() {
         }
         // Operations started meanwhile (by unwinding tasks) are cancelled too. The last round
         // closes the list, so no new one can start, and polls what that cancelled.
-        if (ambient && cancel_asio_ops(ready.empty() && cancels.empty()) != 0) continue;
+        if (ambient && cancel_asio_ops(ready.empty() && cancels.empty()) != 0)
+            continue;
         std::lock_guard lock(remote_mutex);
         if (remote.empty() && remote_cancels.empty() && ready.empty() && cancels.empty()) {
             accepting = false;

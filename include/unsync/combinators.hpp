@@ -100,7 +100,8 @@ std::shared_ptr<Race> start_watchers(std::vector<Unfuture<T>>& futures, bool sto
 }
 
 template <class T>
-Unfuture<std::vector<gathered_t<T>>> gather_range(std::vector<Unfuture<T>> futures) {
+Unfuture<std::vector<gathered_t<T>>> gather_range(RunWhenCancelled,
+                                                  std::vector<Unfuture<T>> futures) {
     if (futures.empty())
         co_return std::vector<gathered_t<T>>{};
     auto race = start_watchers(futures, true, false);
@@ -119,7 +120,8 @@ Unfuture<std::vector<gathered_t<T>>> gather_range(std::vector<Unfuture<T>> futur
 }
 
 template <class T>
-Unfuture<std::vector<Unfuture<T>>> gather_settled(std::vector<Unfuture<T>> futures) {
+Unfuture<std::vector<Unfuture<T>>> gather_settled(RunWhenCancelled,
+                                                  std::vector<Unfuture<T>> futures) {
     if (futures.empty())
         co_return std::vector<Unfuture<T>>{};
     auto race = start_watchers(futures, false, false);
@@ -130,7 +132,8 @@ Unfuture<std::vector<Unfuture<T>>> gather_settled(std::vector<Unfuture<T>> futur
 }
 
 template <class T>
-Unfuture<std::pair<std::size_t, gathered_t<T>>> when_any_range(std::vector<Unfuture<T>> futures) {
+Unfuture<std::pair<std::size_t, gathered_t<T>>> when_any_range(RunWhenCancelled,
+                                                               std::vector<Unfuture<T>> futures) {
     if (futures.empty())
         throw std::invalid_argument("unsync::when_any needs at least one future");
     auto race = start_watchers(futures, false, true);
@@ -167,11 +170,11 @@ std::vector<Unfuture<void>> as_void(Unfuture<T>&... fs) {
 }
 
 template <class... T>
-Unfuture<std::tuple<gathered_t<T>...>> gather_tuple(Unfuture<T>... fs) {
+Unfuture<std::tuple<gathered_t<T>...>> gather_tuple(RunWhenCancelled, Unfuture<T>... fs) {
     // Waits on void views of the inputs, then takes each value; a failure cancels the rest.
     std::vector<Unfuture<void>> all = as_void(fs...);
     try {
-        co_await gather_range(std::move(all));
+        co_await gather_range(RunWhenCancelled{"gather"}, std::move(all));
     } catch (...) {
         (fs.cancel(), ...);
         throw;
@@ -185,28 +188,29 @@ Unfuture<std::tuple<gathered_t<T>...>> gather_tuple(Unfuture<T>... fs) {
 // exception is rethrown and the other inputs are cancelled. Cancelling the gather cancels all.
 template <class T>
 Unfuture<std::vector<gathered_t<T>>> gather(std::vector<Unfuture<T>> futures) {
-    return detail::gather_range(std::move(futures));
+    return detail::gather_range(detail::RunWhenCancelled{"gather"}, std::move(futures));
 }
 template <class... T>
 requires(sizeof...(T) > 0) Unfuture<std::tuple<gathered_t<T>...>> gather(Unfuture<T>... futures) {
-    return detail::gather_tuple(std::move(futures)...);
+    return detail::gather_tuple(detail::RunWhenCancelled{"gather"}, std::move(futures)...);
 }
 // Like asyncio's return_exceptions=True: waits for all, failures included, and returns the done
 // futures; each holds its value or its exception.
 template <class T>
 Unfuture<std::vector<Unfuture<T>>> gather(ReturnExceptions, std::vector<Unfuture<T>> futures) {
-    return detail::gather_settled(std::move(futures));
+    return detail::gather_settled(detail::RunWhenCancelled{"gather"}, std::move(futures));
 }
 
 // The first to finish: its index and value (or its exception); the others are cancelled.
 template <class T>
 Unfuture<std::pair<std::size_t, gathered_t<T>>> when_any(std::vector<Unfuture<T>> futures) {
-    return detail::when_any_range(std::move(futures));
+    return detail::when_any_range(detail::RunWhenCancelled{"when_any"}, std::move(futures));
 }
 template <class T, class... Rest>
 requires(std::is_same_v<T, Rest>&&...) Unfuture<std::pair<std::size_t, gathered_t<T>>> when_any(
     Unfuture<T> first, Unfuture<Rest>... rest) {
-    return detail::when_any_range(std::vector<Unfuture<T>>{std::move(first), std::move(rest)...});
+    return detail::when_any_range(detail::RunWhenCancelled{"when_any"},
+                                  std::vector<Unfuture<T>>{std::move(first), std::move(rest)...});
 }
 
 // Futures that complete in the order the inputs finish: the first one returned is done first.

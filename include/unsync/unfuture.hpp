@@ -84,6 +84,11 @@ public:
     // Declared here, not inherited: only then is the default argument evaluated in the coroutine.
     explicit Promise(FunctionName fn = FunctionName(__builtin_FUNCTION())) noexcept
         : PromiseCommon<T>(fn) {}
+    template <class... A>
+    explicit Promise(RunWhenCancelled tag, A&...) noexcept
+        : PromiseCommon<T>(FunctionName(tag.m_name)) {
+        this->m_run_when_cancelled = true;
+    }
     template <class U = T>
     requires std::convertible_to<U&&, T>
     void return_value(U&& v) { this->set_value(std::forward<U>(v)); }
@@ -94,6 +99,11 @@ class Promise<void> : public PromiseCommon<void> {
 public:
     explicit Promise(FunctionName fn = FunctionName(__builtin_FUNCTION())) noexcept
         : PromiseCommon<void>(fn) {}
+    template <class... A>
+    explicit Promise(RunWhenCancelled tag, A&...) noexcept
+        : PromiseCommon<void>(FunctionName(tag.m_name)) {
+        m_run_when_cancelled = true;
+    }
     void return_void() noexcept { this->set_value(); }
 };
 
@@ -121,9 +131,10 @@ public:
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) noexcept {
         TaskBase& task = task_of(h);
+        // Set first: await_resume checks the task's cancellation through it.
+        m_task = &task;
         if (task.m_cancelled)
             return false;
-        m_task = &task;
         task.m_wait_state = m_state;
         task.m_wait_node = this;
         if (m_state->add_waiter(this))
@@ -197,7 +208,7 @@ struct Unwrap<Unfuture<U>> {
 };
 
 template <class Out, class T, class F, int Kind>
-Unfuture<Out> then_task(Unfuture<T> source, F cont);
+Unfuture<Out> then_task(RunWhenCancelled, Unfuture<T> source, F cont);
 
 // A handle that takes over one reference the caller holds (executors hand out their jobs so).
 template <class T>
@@ -345,7 +356,8 @@ public:
                       "unsync::Unfuture<T> or with its value T (nothing, for Unfuture<void>)");
         using R = typename detail::ContinuationResult<T, F, kind>::type;
         using Out = typename detail::Unwrap<R>::type;
-        return detail::then_task<Out, T, F, kind>(*this, std::move(cont));
+        return detail::then_task<Out, T, F, kind>(detail::RunWhenCancelled{"then"}, *this,
+                                                  std::move(cont));
     }
 
     auto operator co_await() const& {
@@ -433,11 +445,19 @@ Unfuture<T> PromiseCommon<T>::get_return_object() noexcept {
 }
 
 template <class Out, class T, class F, int Kind>
-Unfuture<Out> then_task(Unfuture<T> source, F cont) {
+Unfuture<Out> then_task(RunWhenCancelled, Unfuture<T> source, F cont) {
     // Locals, not the parameters, hold the source and continuation: they are released when this
     // step finishes, so a long chain frees each link as it goes instead of all at the end.
     Unfuture<T> src = std::move(source);
     F fn = std::move(cont);
+    // Cancelled (even before this step started): the step in flight upstream is cancelled too.
+    struct CancelSource {
+        Unfuture<T>& src;
+        ~CancelSource() {
+            if (!src.done())
+                src.cancel();
+        }
+    } cancel_source{src};
     if constexpr (Kind == 1) {
         co_await src.when_done();
         if constexpr (IsUnfuture<

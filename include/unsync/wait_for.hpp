@@ -27,7 +27,8 @@ Unfuture<void> wake_when_done(Unfuture<T> f, std::shared_ptr<Race> race) {
 }
 
 template <class T>
-Unfuture<T> wait_until(Unfuture<T> inner, std::chrono::steady_clock::time_point deadline) {
+Unfuture<T> wait_until(RunWhenCancelled, Unfuture<T> inner,
+                       std::chrono::steady_clock::time_point deadline) {
     auto race = std::make_shared<Race>();
     // The watcher ends with the inner future; the timer is cancelled once not needed.
     (void)wake_when_done(inner, race);
@@ -58,7 +59,8 @@ Unfuture<T> wait_until(Unfuture<T> inner, std::chrono::steady_clock::time_point 
 // `timeout`, in which case the inner work is cancelled. Cancelling wait_for cancels it too.
 template <class T, class Rep, class Period>
 Unfuture<T> wait_for(Unfuture<T> inner, std::chrono::duration<Rep, Period> timeout) {
-    return detail::wait_until(std::move(inner), detail::deadline_after(timeout));
+    return detail::wait_until(detail::RunWhenCancelled{"wait_for"}, std::move(inner),
+                              detail::deadline_after(timeout));
 }
 
 }  // namespace unsync

@@ -175,6 +175,12 @@ struct FunctionName {
     const char* m_name;
 };
 
+// The first parameter of a coroutine that must run even when cancelled before it starts (the
+// combinators: their cleanup cancels their inputs). It names the coroutine for debugging.
+struct RunWhenCancelled {
+    const char* m_name;
+};
+
 // The part of a coroutine promise the loop works with.
 class TaskBase {
 public:
@@ -209,7 +215,8 @@ public:
     Waiter* m_wait_node = nullptr;
     std::uint64_t m_sleep_seq = 0;  // the timer it sleeps on, 0 if none
     bool m_started = false;
-    bool m_cancelled = false;  // set on the loop thread; every later suspension throws
+    bool m_cancelled = false;           // set on the loop thread; every later suspension throws
+    bool m_run_when_cancelled = false;  // constant after construction
     // Any thread: cancel() was called; the loop thread acts on it.
     std::atomic<bool> m_cancel_requested{false};
 };
