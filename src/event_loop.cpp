@@ -76,6 +76,9 @@ struct EventLoop::Impl {
     // Debug mode: a task step longer than this is reported; zero when off.
     std::chrono::nanoseconds slow_step{0};
     TaskBase* current = nullptr;  // the task being resumed
+    // Tasks run since the io_context was last polled.
+    static constexpr std::size_t k_tasks_per_poll = 64;
+    std::size_t unpolled = 0;
 
     std::vector<TaskBase*> cancels;  // loop thread: cancellation requests to act on
 
@@ -91,6 +94,9 @@ struct EventLoop::Impl {
     // True while a wake-up handler is queued in io and has not run: avoids flooding io.
     std::atomic<bool> wake_pending{false};
     std::atomic<bool> stop_requested{false};
+    // Set (under remote_mutex) when remote or remote_cancels gains an entry: lets the loop skip
+    // the lock when nothing came in.
+    std::atomic<bool> remote_pending{false};
 
     void run();
     void run_task(TaskBase* t) noexcept;
@@ -279,8 +285,12 @@ void EventLoop::Impl::write_tasks(std::ostream& out) const {
 }
 
 void EventLoop::Impl::take_remote() {
+    // Acquire: pairs with the release store of producers; the lock below orders the rest.
+    if (!remote_pending.load(std::memory_order_acquire))
+        return;
     {
         std::lock_guard lock(remote_mutex);
+        remote_pending.store(false, std::memory_order_relaxed);
         incoming.swap(remote);
         cancels.insert(cancels.end(), remote_cancels.begin(), remote_cancels.end());
         remote_cancels.clear();
@@ -387,15 +397,26 @@ void EventLoop::Impl::run() {
         take_remote();
         process_cancels();
         fire_timers();
-        // Run what is ready now; what these tasks schedule waits for the next turn, after I/O.
-        for (std::size_t n = ready.size(); n > 0 && !ready.empty(); --n) {
+        // Run what is ready now; what these tasks schedule waits for the next turn.
+        std::size_t n = ready.size();
+        unpolled += n;
+        for (; n > 0 && !ready.empty(); --n) {
             TaskBase* t = ready.front();
             ready.pop_front();
             run_task(t);
         }
-        io.poll();
-        if (ready.empty() && cancels.empty())
-            sleep_until_work();
+        if (ready.empty() && cancels.empty()) {
+            // Idle: the wait runs I/O handlers as they come.
+            io.poll();
+            unpolled = 0;
+            if (ready.empty() && cancels.empty())
+                sleep_until_work();
+        } else if (unpolled >= k_tasks_per_poll) {
+            // Busy: I/O still gets its turn, but a poll (a lock, maybe a system call) per turn
+            // would cost more than a short task step.
+            io.poll();
+            unpolled = 0;
+        }
     }
     drain();
     t_loop = nullptr;
@@ -508,6 +529,7 @@ void EventLoop::post(TaskBase* task) noexcept {
         std::lock_guard lock(impl.remote_mutex);
         if (impl.accepting) {
             impl.remote.push_back(task);
+            impl.remote_pending.store(true, std::memory_order_release);
             task = nullptr;
         }
     }
@@ -569,6 +591,7 @@ bool request_cancel(TaskBase* task) noexcept {
         std::lock_guard lock(impl.remote_mutex);
         if (impl.accepting) {
             impl.remote_cancels.push_back(task);
+            impl.remote_pending.store(true, std::memory_order_release);
             task = nullptr;
         }
     }
