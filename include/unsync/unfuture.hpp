@@ -109,9 +109,27 @@ public:
 
 // Takes the value out of a done state: moved when no other handle shares it (or T cannot be
 // copied), copied otherwise.
+// is_copy_constructible says yes for containers of move-only elements (their copy constructor
+// is declared, and fails only when instantiated): look at the elements too.
+template <class T>
+constexpr bool copyable() {
+    if constexpr (!std::is_copy_constructible_v<T>) {
+        return false;
+    } else if constexpr (requires { typename T::value_type; }) {
+        using V = std::remove_cv_t<typename T::value_type>;
+        if constexpr (std::is_same_v<V, T>) {
+            return true;
+        } else {
+            return copyable<V>();
+        }
+    } else {
+        return true;
+    }
+}
+
 template <class T>
 T take_value(State<T>* s) {
-    if constexpr (std::is_copy_constructible_v<T>) {
+    if constexpr (copyable<T>()) {
         if (s->use_count() != 1)
             return s->value();
     }
