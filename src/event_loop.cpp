@@ -25,6 +25,8 @@
 #include <unsync/runtime.hpp>
 #include <unsync/use_unfuture.hpp>
 
+#include "detail/cpu_relax.hpp"
+
 namespace unsync {
 
 using detail::StateBase;
@@ -366,6 +368,16 @@ void EventLoop::Impl::process_cancels() noexcept {
 }
 
 void EventLoop::Impl::sleep_until_work() {
+    // Work handed over within microseconds (a caller blocking on a round trip) is picked up by a
+    // short spin, without the wake-up's system calls on either side. Bounded: an idle loop sleeps.
+    const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
+    for (unsigned i = 1; !remote_pending.load(std::memory_order_acquire); ++i) {
+        detail::cpu_relax();
+        if (i % 64 == 0 && std::chrono::steady_clock::now() >= spin_until)
+            break;
+    }
+    if (remote_pending.load(std::memory_order_acquire))
+        return;
     sleeping.store(true, std::memory_order_seq_cst);
     bool has_remote = false;
     {

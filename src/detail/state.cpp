@@ -4,10 +4,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <ctime>
 #include <thread>
+
+#include "detail/cpu_relax.hpp"
 
 namespace unsync::detail {
 
@@ -20,11 +23,8 @@ long futex(const std::atomic<std::uint32_t>* word, int op, std::uint32_t value,
                      nullptr, 0);
 }
 
-void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
+// How long a blocking wait spins before it sleeps.
+constexpr std::chrono::microseconds k_spin{20};
 
 }  // namespace
 
@@ -70,6 +70,17 @@ void StateBase::wait() const noexcept {
 bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) const noexcept {
     // Acquire on every load: once k_done is seen, the result must be visible.
     std::uint32_t w = m_word.load(std::memory_order_acquire);
+    // A result that arrives within microseconds (a round trip to the loop) is worth a short
+    // spin: a futex sleep and wake-up cost more than that. Bounded, so a long wait still sleeps.
+    if ((w & k_done) == 0) {
+        const auto spin_until = std::min(deadline, std::chrono::steady_clock::now() + k_spin);
+        for (unsigned i = 1; (w & k_done) == 0; ++i) {
+            cpu_relax();
+            w = m_word.load(std::memory_order_acquire);
+            if (i % 64 == 0 && std::chrono::steady_clock::now() >= spin_until)
+                break;
+        }
+    }
     while ((w & k_done) == 0) {
         if ((w & k_sleepers) == 0) {
             if (!m_word.compare_exchange_weak(w, w | k_sleepers, std::memory_order_acquire,
