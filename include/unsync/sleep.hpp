@@ -25,7 +25,12 @@ public:
         m_task = &task_of(h);
         if (m_task->m_cancelled)
             return false;
-        add_timer(m_task, m_deadline);
+        if (m_deadline <= std::chrono::steady_clock::now()) {
+            // Already due: just yield to the other ready tasks; arming a timer costs far more.
+            schedule(m_task);
+        } else {
+            add_timer(m_task, m_deadline);
+        }
         return true;
     }
     void await_resume() const {
