@@ -2,7 +2,10 @@
 
 #include <pthread.h>
 
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <list>
 #include <mutex>
 #include <system_error>
@@ -15,30 +18,86 @@ namespace unsync {
 using detail::PoolJob;
 
 struct ThreadPool::Impl {
-    explicit Impl(ThreadPoolOptions o) : options(o) {
+    explicit Impl(ThreadPoolOptions o)
+        : options(o), eager_limit(std::max(1u, std::thread::hardware_concurrency())) {
         if (options.max_threads == 0)
             options.max_threads = 1;
+        eager_limit = std::min(eager_limit, options.max_threads);
     }
 
     ThreadPoolOptions options;
+    // Threads started as soon as calls wait: one per core. Past that, the monitor adds threads
+    // only when no call has been taken for a moment (every thread is blocked), so a burst of
+    // tiny calls runs on a core's worth of threads instead of thrashing max_threads of them.
+    std::size_t eager_limit;
+    static constexpr std::chrono::microseconds k_stall{200};
     std::mutex mutex;
     std::condition_variable cv;
+    std::condition_variable monitor_cv;
     // Everything below is guarded by mutex.
     PoolJob* head = nullptr;
     PoolJob* tail = nullptr;
     std::size_t queued = 0;
     std::size_t idle = 0;
     std::size_t threads = 0;
+    std::uint64_t taken = 0;      // calls dequeued so far: the monitor's measure of progress
+    std::size_t starting = 0;     // threads spawned that have not yet looked at the queue
+    bool monitor_timing = false;  // the monitor is timing a stall: submits need not wake it
     bool stopping = false;
     std::list<std::thread> workers;
     std::vector<std::thread> retired;  // exited on idle timeout, to be joined
+    std::thread monitor;
 
     void worker(std::list<std::thread>::iterator self);
+    void watch();
+    bool spawn();  // with mutex held
+    bool saturated() const { return head && idle == 0 && threads < options.max_threads; }
 };
+
+bool ThreadPool::Impl::spawn() {
+    try {
+        workers.emplace_back();
+        auto it = std::prev(workers.end());
+        *it = std::thread([this, it] { worker(it); });
+        ++threads;
+        ++starting;
+        return true;
+    } catch (const std::system_error&) {
+        workers.pop_back();
+        return false;
+    }
+}
+
+void ThreadPool::Impl::watch() {
+    pthread_setname_np(pthread_self(), "unsync-pool-mon");
+    std::unique_lock lock(mutex);
+    while (!stopping) {
+        // Woken by a submit whenever calls queue; then it checks every k_stall while they do
+        // (an idle thread about to take one is not a stall, but is no reason to stop looking).
+        monitor_cv.wait(lock,
+                        [this] { return stopping || (head && threads < options.max_threads); });
+        const std::uint64_t before = taken;
+        monitor_timing = true;
+        const bool stop = monitor_cv.wait_for(lock, k_stall, [this] { return stopping; });
+        monitor_timing = false;
+        if (stop)
+            break;
+        // Calls wait and no thread took one for a while: they are all blocked (I/O, sleeps),
+        // so every waiting call gets a thread of its own, up to max_threads.
+        // Threads still starting will each take a call: they are not stalled.
+        if (saturated() && taken == before && starting == 0) {
+            for (std::size_t n = queued; n > 0 && saturated(); --n) {
+                if (!spawn())
+                    break;
+            }
+        }
+    }
+}
 
 void ThreadPool::Impl::worker(std::list<std::thread>::iterator self) {
     pthread_setname_np(pthread_self(), "unsync-pool");
     std::unique_lock lock(mutex);
+    --starting;
     for (;;) {
         while (!head) {
             if (stopping) {
@@ -60,6 +119,7 @@ void ThreadPool::Impl::worker(std::list<std::thread>::iterator self) {
         if (!head)
             tail = nullptr;
         --queued;
+        ++taken;
         lock.unlock();
         job->m_run(job);
         lock.lock();
@@ -91,24 +151,29 @@ void ThreadPool::submit_job(PoolJob* job) noexcept {
         }
         impl.tail = job;
         ++impl.queued;
-        // A thread per concurrent call: idle threads take what they can, new ones the rest.
-        if (impl.queued > impl.idle && impl.threads < impl.options.max_threads) {
-            try {
-                impl.workers.emplace_back();
-                auto it = std::prev(impl.workers.end());
-                *it = std::thread([&impl, it] { impl.worker(it); });
-                ++impl.threads;
-            } catch (const std::system_error&) {
-                impl.workers.pop_back();
-                // Without a single thread the calls would wait forever: fail them instead.
-                if (impl.threads == 0) {
-                    stranded = std::exchange(impl.head, nullptr);
-                    impl.tail = nullptr;
-                    impl.queued = 0;
-                }
+        if (impl.queued <= impl.idle) {
+            impl.cv.notify_one();
+        } else if (impl.threads < impl.eager_limit) {
+            // Without a single thread the calls would wait forever: fail them instead.
+            if (!impl.spawn() && impl.threads == 0) {
+                stranded = std::exchange(impl.head, nullptr);
+                impl.tail = nullptr;
+                impl.queued = 0;
             }
         } else {
-            impl.cv.notify_one();
+            if (impl.idle > 0)
+                impl.cv.notify_one();
+            if (impl.threads < impl.options.max_threads) {
+                if (!impl.monitor.joinable()) {
+                    try {
+                        impl.monitor = std::thread([&impl] { impl.watch(); });
+                    } catch (const std::system_error&) {
+                        // No monitor: the pool keeps the threads it has.
+                    }
+                }
+                if (!impl.monitor_timing)
+                    impl.monitor_cv.notify_one();
+            }
         }
         finished.swap(impl.retired);
     }
@@ -138,6 +203,14 @@ void ThreadPool::shutdown() noexcept {
         retired.swap(impl.retired);
     }
     impl.cv.notify_all();
+    impl.monitor_cv.notify_all();
+    if (impl.monitor.joinable()) {
+        if (impl.monitor.get_id() == std::this_thread::get_id()) {
+            impl.monitor.detach();
+        } else {
+            impl.monitor.join();
+        }
+    }
     while (jobs) {
         PoolJob* next = jobs->m_next;
         jobs->m_drop(jobs);
