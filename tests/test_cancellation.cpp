@@ -7,13 +7,13 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <exception>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
@@ -23,74 +23,19 @@
 
 using namespace std::chrono_literals;
 using unsync::Unfuture;
+using unsync_test::Clock;
+using unsync_test::custom_error;
+using unsync_test::kPrompt;
+using unsync_test::kSanitized;
+using unsync_test::kWait;
+using unsync_test::loop_turns;
+using unsync_test::noop;
+using unsync_test::Sentinel;
+using unsync_test::wait_for_stop;
 
 namespace {
 
-// Long enough for anything that should finish "at once" on a loaded machine or under a
-// sanitizer; only reached when the feature under test is broken (the test then fails instead of
-// hanging).
-constexpr auto kWait = 30s;
-// What "promptly" means for a cancelled one-hour sleep.
-constexpr auto kPrompt = 10s;
-
-using Clock = std::chrono::steady_clock;
-
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
-
 constexpr int kRaceIterations = 2000;
-
-struct custom_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-// result() must throw cancelled_error, and the future must say it was cancelled.
-#define EXPECT_CANCELLED(f)                                                  \
-    do {                                                                     \
-        EXPECT_THROW((void)(f).result(kWait), unsync::cancelled_error);      \
-        EXPECT_TRUE((f).cancelled());                                        \
-    } while (0)
-
-// Completes `destroyed` from its destructor: proves a coroutine's locals were unwound.
-struct Sentinel {
-    explicit Sentinel(Unfuture<void> d) : destroyed(std::move(d)) {}
-    Sentinel(const Sentinel&) = delete;
-    Sentinel& operator=(const Sentinel&) = delete;
-    ~Sentinel() {
-        try {
-            destroyed.set_result();
-        } catch (...) {
-        }
-    }
-    Unfuture<void> destroyed;
-};
-
-Unfuture<void> noop() {
-    co_return;
-}
-
-// Every coroutine this thread called before has run its first step: calls from one thread
-// reach the loop in order and start in that order.
-void loop_turn() {
-    noop().result(kWait);
-}
-
-// Blocks until a stop is requested on the token (a condition variable, no polling).
-void wait_for_stop(const std::stop_token& st) {
-    std::mutex m;
-    std::condition_variable_any cv;
-    std::unique_lock lock(m);
-    cv.wait(lock, st, [] { return false; });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Coroutines used by the tests. Parameters are taken by value.
@@ -320,7 +265,7 @@ TEST(CancelCoroutine, TaskNotYetStartedNeverStarts) {
         auto parent = call_then_cancel(ran, token);
         EXPECT_EQ(parent.result(kWait), "cancel:true cancelled");
     }
-    loop_turn();
+    loop_turns(1);
     EXPECT_FALSE(ran->load());
     // The child's frame (and its copy of the argument) is gone.
     EXPECT_EQ(token.use_count(), 1);
@@ -369,14 +314,14 @@ TEST(CancelCoroutine, CancelledLongSleepsDoNotKeepTheirFramesUntilTheDeadline) {
     tasks.reserve(n);
     for (int i = 0; i < n; ++i)
         tasks.push_back(sleep_with_token(token));
-    loop_turn();  // all asleep
+    loop_turns(1);  // all asleep
     EXPECT_EQ(token.use_count(), n + 1);
     for (auto& t : tasks)
         EXPECT_TRUE(t.cancel());
     for (auto& t : tasks)
         EXPECT_THROW(t.result(kWait), unsync::cancelled_error);
     tasks.clear();
-    loop_turn();  // every cancelled task has left its final step
+    loop_turns(1);  // every cancelled task has left its final step
     // Without the purge all n frames would live until their one-hour deadline.
     EXPECT_LE(token.use_count(), 1 + n / 2);
 }
@@ -542,11 +487,13 @@ TEST(CancelPoolCall, RunningCallWithStopTokenIsAskedToStop) {
 
 TEST(CancelPoolCall, RunningCallThatThrowsOnStopEndsCancelled) {
     Unfuture<void> started;
-    auto call = unsync::thread_executor().submit([started](std::stop_token st, int x) -> int {
-        started.set_result();
-        wait_for_stop(st);
-        throw unsync::cancelled_error("stopped at " + std::to_string(x));
-    }, 12);
+    auto call = unsync::thread_executor().submit(
+        [started](std::stop_token st, int x) -> int {
+            started.set_result();
+            wait_for_stop(st);
+            throw unsync::cancelled_error("stopped at " + std::to_string(x));
+        },
+        12);
     started.result(kWait);
     EXPECT_TRUE(call.cancel());
     EXPECT_CANCELLED(call);
@@ -591,16 +538,17 @@ TEST(CancelThen, CancellingTheLastFutureCancelsTheStepInFlight) {
     Unfuture<void> destroyed;
     auto ran = std::make_shared<std::atomic<int>>(0);
     Unfuture<int> initiate = sleep_an_hour(started, destroyed);
-    auto chain = initiate.then([ran](int v) {
-                             ran->fetch_add(1);
-                             return v + 1;
-                         })
+    auto chain = initiate
+                     .then([ran](int v) {
+                         ran->fetch_add(1);
+                         return v + 1;
+                     })
                      .then([ran](int v) {
                          ran->fetch_add(1);
                          return v * 2;
                      });
     started.result(kWait);
-    loop_turn();  // both then() steps have started and await their sources
+    loop_turns(1);  // both then() steps have started and await their sources
 
     const auto t0 = Clock::now();
     EXPECT_TRUE(chain.cancel());
@@ -609,7 +557,7 @@ TEST(CancelThen, CancellingTheLastFutureCancelsTheStepInFlight) {
     EXPECT_CANCELLED(initiate);
     EXPECT_NO_THROW(destroyed.result(kWait));
     EXPECT_LT(Clock::now() - t0, kPrompt);
-    loop_turn();
+    loop_turns(1);
     EXPECT_EQ(ran->load(), 0);
 }
 
@@ -636,11 +584,11 @@ TEST(CancelThen, ContinuationTakingTheSourceIsNotRunEither) {
         return src.cancelled() ? -1 : 1;
     });
     started.result(kWait);
-    loop_turn();
+    loop_turns(1);
     EXPECT_TRUE(chain.cancel());
     EXPECT_CANCELLED(chain);
     EXPECT_CANCELLED(initiate);
-    loop_turn();
+    loop_turns(1);
     EXPECT_FALSE(ran->load());
 }
 
@@ -769,7 +717,8 @@ TEST(CancelRace, TaskAwaitingAGateCompletedByAnotherThread) {
         if (got_cancel) {
             ASSERT_TRUE(requested) << "iteration " << i;
         }
-        if (requested && got_value) ++late_request;
+        if (requested && got_value)
+            ++late_request;
         (got_cancel ? cancel_won : value_won)++;
     }
     // A request that reaches the loop while the task runs its last step (after the gate

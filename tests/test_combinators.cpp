@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -21,61 +23,21 @@
 
 using namespace std::chrono_literals;
 using unsync::Unfuture;
+using unsync_test::Clock;
+using unsync_test::custom_error;
+using unsync_test::error_code;
+using unsync_test::kBounded;
+using unsync_test::kPrompt;
+using unsync_test::kWait;
+using unsync_test::loop_turns;
+using unsync_test::noop;
+using unsync_test::Sentinel;
 
 namespace {
 
-// Long enough for anything that should finish "at once" on a loaded machine or under a
-// sanitizer; only reached when the feature under test is broken.
-constexpr auto kWait = 30s;
-// What "promptly" means when the losers sleep for an hour.
-constexpr auto kPrompt = 10s;
-// How long a test waits for a cancellation that, if the feature is broken, never comes.
-constexpr auto kBounded = 5s;
-
-using Clock = std::chrono::steady_clock;
-
-struct custom_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
 struct other_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
-// Outside the std::exception hierarchy, with a payload.
-struct error_code {
-    int code;
-};
-
-#define EXPECT_CANCELLED(f)                                             \
-    do {                                                                \
-        EXPECT_THROW((void)(f).result(kWait), unsync::cancelled_error); \
-        EXPECT_TRUE((f).cancelled());                                   \
-    } while (0)
-
-// Completes `destroyed` from its destructor: proves a coroutine's locals were unwound.
-struct Sentinel {
-    explicit Sentinel(Unfuture<void> d) : destroyed(std::move(d)) {}
-    Sentinel(const Sentinel&) = delete;
-    Sentinel& operator=(const Sentinel&) = delete;
-    ~Sentinel() {
-        try {
-            destroyed.set_result();
-        } catch (...) {
-        }
-    }
-    Unfuture<void> destroyed;
-};
-
-Unfuture<void> noop() {
-    co_return;
-}
-
-// Every coroutine this thread called before has run its first step: calls from one thread reach
-// the loop in order and start in that order. Each further turn lets the tasks those first steps
-// started (a combinator's watchers) run their first step too.
-void loop_turns(int turns = 3) {
-    for (int i = 0; i < turns; ++i)
-        noop().result(kWait);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Coroutines used by the tests.
@@ -130,8 +92,8 @@ Unfuture<int> sum_in_coroutine() {
 }
 
 Unfuture<std::string> tuple_in_coroutine() {
-    auto [n, s, none] = co_await unsync::gather(value_after(2ms, 7), greet_after(1ms, "co"),
-                                                 noop());
+    auto [n, s, none] =
+        co_await unsync::gather(value_after(2ms, 7), greet_after(1ms, "co"), noop());
     static_assert(std::is_same_v<decltype(none), std::monostate>);
     co_return s + " " + std::to_string(n);
 }
@@ -459,8 +421,7 @@ TEST(GatherReturnExceptions, EveryOutcomeInInputOrder) {
     Unfuture<int> gate;
     fs.push_back(gate);
     auto settled = unsync::gather(unsync::return_exceptions, fs);
-    static_assert(
-        std::is_same_v<decltype(settled), Unfuture<std::vector<Unfuture<int>>>>);
+    static_assert(std::is_same_v<decltype(settled), Unfuture<std::vector<Unfuture<int>>>>);
     // A failure does not end the gather nor cancel the others.
     EXPECT_THROW((void)fs[1].result(kWait), custom_error);
     EXPECT_FALSE(gate.done());
@@ -488,8 +449,9 @@ TEST(GatherReturnExceptions, EveryOutcomeInInputOrder) {
 
 TEST(GatherReturnExceptions, VoidFromACoroutineAndEmpty) {
     EXPECT_EQ(settled_in_coroutine().result(kWait), 1u);
-    EXPECT_TRUE(
-        unsync::gather(unsync::return_exceptions, std::vector<Unfuture<int>>{}).result(kWait).empty());
+    EXPECT_TRUE(unsync::gather(unsync::return_exceptions, std::vector<Unfuture<int>>{})
+                    .result(kWait)
+                    .empty());
     std::vector<Unfuture<void>> vs;
     vs.push_back(noop());
     Unfuture<void> failed;
@@ -545,8 +507,7 @@ TEST(WhenAny, VariadicForm) {
     Unfuture<std::string> b;
     Unfuture<std::string> c;
     auto first = unsync::when_any(a, b, c);
-    static_assert(
-        std::is_same_v<decltype(first), Unfuture<std::pair<std::size_t, std::string>>>);
+    static_assert(std::is_same_v<decltype(first), Unfuture<std::pair<std::size_t, std::string>>>);
     c.set_result("third");
     const auto [index, value] = first.result(kWait);
     EXPECT_EQ(index, 2u);

@@ -15,6 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,11 +33,10 @@
 
 using namespace std::chrono_literals;
 using unsync::Unfuture;
+using unsync_test::kWait;
+using unsync_test::loop_turns;
 
 namespace {
-
-// Only reached when the feature is broken: the test then fails instead of hanging.
-constexpr auto kWait = 30s;
 
 // ---- Capturing stderr ------------------------------------------------------------------------
 
@@ -116,15 +117,10 @@ std::vector<Warning> warnings_for(const std::vector<Warning>& all, const std::st
 
 // ---- Coroutines ------------------------------------------------------------------------------
 
-Unfuture<void> nothing() {
-    co_return;
-}
-
 // Returns once the loop has finished every step scheduled before it, including whatever it
 // prints after a step (the slow-step warning is written after the step returns).
 void loop_barrier() {
-    nothing().result(kWait);
-    nothing().result(kWait);
+    loop_turns(2);
 }
 
 // Blocks the loop thread for `d` in one step; this blocking IS the behaviour under test.

@@ -20,6 +20,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -54,23 +56,13 @@
 #include <utility>
 #include <vector>
 
-namespace {
-
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
 using unsync::Unfuture;
+using unsync_test::Clock;
+using unsync_test::eventually;
+using unsync_test::kWait;
 
-#define SKIP_UNLESS_FRESH_PROCESS()                                                  \
-    do {                                                                             \
-        if (unsync::started()) {                                                     \
-            GTEST_SKIP() << "the runtime already started in this process; run this " \
-                            "test alone (ctest does)";                               \
-        }                                                                            \
-    } while (false)
-
-// Long enough never to expire on a healthy run (worker start-up under a sanitizer included); it
-// only turns a broken library's hang into a failure.
-constexpr auto k_cap = 30s;
+namespace {
 
 // How long a worker may take to disappear once its parent is gone.
 constexpr auto k_orphan_wait = 10s;
@@ -119,18 +111,6 @@ bool process_gone(int pid) {
 
 bool process_alive(int pid) {
     return !process_gone(pid);
-}
-
-// Polls pred with short pauses until it holds; false after `limit`.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = k_cap) {
-    const auto deadline = Clock::now() + limit;
-    while (!pred()) {
-        if (Clock::now() > deadline)
-            return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
 }
 
 bool write_all(int fd, const void* data, std::size_t size) {
@@ -200,7 +180,7 @@ struct Pipe {
 
 // Waits for the child to end (it must do so within `limit`); kills it if it does not. Returns the
 // wait status, or -1 if it had to be killed.
-int wait_child(pid_t pid, std::chrono::milliseconds limit = k_cap) {
+int wait_child(pid_t pid, std::chrono::milliseconds limit = kWait) {
     int status = 0;
     const bool ended = eventually(
         [&] {
@@ -279,7 +259,7 @@ public:
     // True once n more held calls have arrived (are running in a worker).
     bool wait_arrivals(int n) {
         std::vector<char> bytes(static_cast<std::size_t>(n));
-        return read_all(m_arrived, bytes.data(), bytes.size(), Clock::now() + k_cap);
+        return read_all(m_arrived, bytes.data(), bytes.size(), Clock::now() + kWait);
     }
     // Lets n held calls return.
     bool release(int n) {
@@ -604,7 +584,7 @@ enum class ChildEnd { exit_normally, wait_to_be_killed, shutdown_then_exit };
             // Idle workers for an orderly end: exit() and shutdown() wait for calls in flight.
             if (!rv.release(2))
                 child_fail("release failed");
-            if (a.result(k_cap) == b.result(k_cap))
+            if (a.result(kWait) == b.result(kWait))
                 child_fail("the two calls shared a worker");
         }
         const int count = static_cast<int>(pids.size());
@@ -616,21 +596,21 @@ enum class ChildEnd { exit_normally, wait_to_be_killed, shutdown_then_exit };
         switch (how) {
             case ChildEnd::exit_normally:
                 // The parent checks the workers are alive first.
-                if (!read_all(from_parent, &go, 1, Clock::now() + k_cap))
+                if (!read_all(from_parent, &go, 1, Clock::now() + kWait))
                     child_fail("no go");
                 std::exit(0);
             case ChildEnd::wait_to_be_killed:
                 for (;;)
                     ::pause();
             case ChildEnd::shutdown_then_exit:
-                if (!read_all(from_parent, &go, 1, Clock::now() + k_cap))
+                if (!read_all(from_parent, &go, 1, Clock::now() + kWait))
                     child_fail("no go");
                 unsync::shutdown();
                 if (!write_all(to_parent, "s", 1))
                     child_fail("cannot report shutdown");
                 // Stay alive while the parent checks: the workers must be gone because of
                 // shutdown(), not because this process ended.
-                if (!read_all(from_parent, &go, 1, Clock::now() + k_cap))
+                if (!read_all(from_parent, &go, 1, Clock::now() + kWait))
                     child_fail("no go");
                 std::_Exit(0);
         }
@@ -671,13 +651,13 @@ struct ForkedChild {
 
     std::vector<int> read_pids() {
         int count = 0;
-        if (!read_all(to_parent.read_end(), &count, sizeof count, Clock::now() + k_cap) ||
+        if (!read_all(to_parent.read_end(), &count, sizeof count, Clock::now() + kWait) ||
             count <= 0 || count > 1024) {
             return {};
         }
         std::vector<int> pids(static_cast<std::size_t>(count));
         if (!read_all(to_parent.read_end(), pids.data(), pids.size() * sizeof(int),
-                      Clock::now() + k_cap)) {
+                      Clock::now() + kWait)) {
             return {};
         }
         return pids;
@@ -685,7 +665,7 @@ struct ForkedChild {
     bool go() { return write_all(to_child.write_end(), "g", 1); }
     bool wait_byte() {
         char c = 0;
-        return read_all(to_parent.read_end(), &c, 1, Clock::now() + k_cap);
+        return read_all(to_parent.read_end(), &c, 1, Clock::now() + kWait);
     }
     // Waits for the child and forgets it.
     int reap() {
@@ -809,7 +789,7 @@ TEST(ProcessPool, CallsRunInAWorkerProcessOfThisProgram) {
 
 TEST(ProcessPool, ResultCanBeReadManyTimesAndWithATimeout) {
     auto f = square_cpu(9);
-    EXPECT_EQ(f.result(k_cap), 81);
+    EXPECT_EQ(f.result(kWait), 81);
     EXPECT_TRUE(f.done());
     EXPECT_EQ(f.result(), 81);
     auto copy = f;
@@ -900,7 +880,7 @@ TEST(ProcessPool, ACallWhoseUnfutureIsDroppedStillRuns) {
     ASSERT_TRUE(dir.ok());
     const std::string path = dir.path() + "/dropped";
     { auto dropped = write_file_cpu(path, "dropped"); }
-    (void)square_cpu(2).result(k_cap);
+    (void)square_cpu(2).result(kWait);
     EXPECT_TRUE(std::filesystem::exists(path)) << "the call whose future was dropped did not run";
 }
 
@@ -916,7 +896,7 @@ TEST(ProcessPool, CallsFromManyThreadsAtOnce) {
                 calls.push_back(square_cpu(t * 100 + i));
             for (int i = 0; i < k_calls; ++i) {
                 const int x = t * 100 + i;
-                if (calls[static_cast<std::size_t>(i)].result(k_cap) != x * x)
+                if (calls[static_cast<std::size_t>(i)].result(kWait) != x * x)
                     wrong.fetch_add(1);
             }
         });
@@ -1102,7 +1082,7 @@ void expect_crash_reported(Crash crash, std::vector<std::string> expected) {
     const int first = worker_pid_cpu().result();
     const auto call = crash();  // see k_keep_future_note
     try {
-        (void)call.result(k_cap);
+        (void)call.result(kWait);
         ADD_FAILURE() << "the crashing call did not fail";
     } catch (const unsync::broken_worker_error& e) {
         const std::string what = e.what();
@@ -1115,11 +1095,11 @@ void expect_crash_reported(Crash crash, std::vector<std::string> expected) {
     }
     // Reaped by the pool, not left as a zombie.
     EXPECT_EQ(process_state(first), 0) << "state " << process_state(first);
-    const int second = worker_pid_cpu().result(k_cap);
+    const int second = worker_pid_cpu().result(kWait);
     EXPECT_NE(second, first);
     EXPECT_EQ(unsync::process_executor().worker_pids(), std::vector<int>{second});
-    EXPECT_EQ(square_cpu(6).result(k_cap), 36);
-    EXPECT_EQ(worker_pid_cpu().result(k_cap), second);
+    EXPECT_EQ(square_cpu(6).result(kWait), 36);
+    EXPECT_EQ(worker_pid_cpu().result(kWait), second);
 }
 
 TEST(ProcessPoolCrashes, AbortFailsTheCallWithBrokenWorkerError) {
@@ -1151,11 +1131,11 @@ TEST(ProcessPoolCrashes, RepeatedCrashesKeepThePoolUsable) {
     set_pool_size(1);
     std::set<int> pids;
     for (int i = 0; i < 3; ++i) {
-        pids.insert(worker_pid_cpu().result(k_cap));
-        EXPECT_THROW((void)crash_exit_cpu(i + 1).result(k_cap), unsync::broken_worker_error);
+        pids.insert(worker_pid_cpu().result(kWait));
+        EXPECT_THROW((void)crash_exit_cpu(i + 1).result(kWait), unsync::broken_worker_error);
     }
     EXPECT_EQ(pids.size(), 3u) << "each crash should have cost one worker";
-    EXPECT_EQ(square_cpu(5).result(k_cap), 25);
+    EXPECT_EQ(square_cpu(5).result(kWait), 25);
 }
 
 TEST(ProcessPoolCrashes, CrashesDoNotAffectCallsInFlightOnOtherWorkers) {
@@ -1182,14 +1162,14 @@ TEST(ProcessPoolCrashes, CrashesDoNotAffectCallsInFlightOnOtherWorkers) {
         ASSERT_TRUE(rv.wait_arrivals(1));
         const auto call = c.crash();  // see k_keep_future_note
         try {
-            (void)call.result(k_cap);
+            (void)call.result(kWait);
             ADD_FAILURE() << "the crashing call did not fail";
         } catch (const unsync::broken_worker_error& e) {
             EXPECT_NE(std::string(e.what()).find(c.expected), std::string::npos) << e.what();
         }
         EXPECT_FALSE(slow.done());
         ASSERT_TRUE(rv.release(1));
-        const int slow_pid = slow.result(k_cap);
+        const int slow_pid = slow.result(kWait);
         const auto workers = unsync::process_executor().worker_pids();
         EXPECT_NE(std::find(workers.begin(), workers.end(), slow_pid), workers.end())
             << "the worker of the call in flight was replaced";
@@ -1200,7 +1180,7 @@ TEST(ProcessPoolCrashes, CrashesDoNotAffectCallsInFlightOnOtherWorkers) {
     auto b = hold_cpu(rv.dir());
     ASSERT_TRUE(rv.wait_arrivals(2));
     ASSERT_TRUE(rv.release(2));
-    EXPECT_NE(a.result(k_cap), b.result(k_cap));
+    EXPECT_NE(a.result(kWait), b.result(kWait));
 }
 
 TEST(ProcessPoolCrashes, AWorkerThatDiedWhileIdleIsReplacedWithoutFailingTheNextCall) {
@@ -1208,10 +1188,10 @@ TEST(ProcessPoolCrashes, AWorkerThatDiedWhileIdleIsReplacedWithoutFailingTheNext
     set_pool_size(1);
     const int first = worker_pid_cpu().result();
     ASSERT_EQ(::kill(first, SIGKILL), 0);
-    ASSERT_TRUE(eventually([&] { return process_gone(first); }));
-    const int second = worker_pid_cpu().result(k_cap);
+    ASSERT_TRUE(eventually([&] { return process_gone(first); }, kWait));
+    const int second = worker_pid_cpu().result(kWait);
     EXPECT_NE(second, first);
-    EXPECT_EQ(square_cpu(4).result(k_cap), 16);
+    EXPECT_EQ(square_cpu(4).result(kWait), 16);
 }
 
 // ===========================================================================================
@@ -1228,7 +1208,7 @@ std::vector<int> hold_concurrently(Rendezvous& rv, int n) {
     EXPECT_TRUE(rv.release(n));
     std::vector<int> pids;
     for (auto& c : calls)
-        pids.push_back(c.result(k_cap));
+        pids.push_back(c.result(kWait));
     return pids;
 }
 
@@ -1251,9 +1231,9 @@ TEST(ProcessPoolOptions, SizeIsHonoured) {
     auto fourth = worker_pid_cpu();
     EXPECT_LE(unsync::process_executor().worker_pids().size(), 3u);
     ASSERT_TRUE(rv.release(3));
-    EXPECT_EQ(distinct.count(fourth.result(k_cap)), 1u);
+    EXPECT_EQ(distinct.count(fourth.result(kWait)), 1u);
     for (auto& h : held)
-        EXPECT_EQ(distinct.count(h.result(k_cap)), 1u);
+        EXPECT_EQ(distinct.count(h.result(kWait)), 1u);
     const auto workers = unsync::process_executor().worker_pids();
     EXPECT_EQ(std::set<int>(workers.begin(), workers.end()), distinct);
 }
@@ -1281,13 +1261,13 @@ TEST(ProcessPoolOptions, SizeZeroMeansTheNumberOfCores) {
 TEST(ProcessPoolPayloads, SixtyFourMebibyteArgument) {
     const std::string big = pattern(k_big, 12345);
     const auto expected = checksum(big);
-    const auto got = checksum_cpu(big).result(k_cap);
+    const auto got = checksum_cpu(big).result(kWait);
     EXPECT_EQ(got.second, k_big);
     EXPECT_EQ(got.first, expected.first);
 }
 
 TEST(ProcessPoolPayloads, SixtyFourMebibyteResult) {
-    const std::string got = make_pattern_cpu(k_big, 777).result(k_cap);
+    const std::string got = make_pattern_cpu(k_big, 777).result(kWait);
     ASSERT_EQ(got.size(), k_big);
     EXPECT_TRUE(got == pattern(k_big, 777)) << "the result's bytes differ";
 }
@@ -1297,9 +1277,9 @@ TEST(ProcessPoolPayloads, LargePayloadsBothWaysAtOnceOnSeveralWorkers) {
     const std::string big = pattern(k_big / 2, 99);
     auto up = checksum_cpu(big);
     auto down = make_pattern_cpu(k_big / 2, 98);
-    EXPECT_EQ(up.result(k_cap), checksum(big));
-    EXPECT_TRUE(down.result(k_cap) == pattern(k_big / 2, 98));
-    EXPECT_EQ(shout_cpu("small").result(k_cap), "SMALL!");
+    EXPECT_EQ(up.result(kWait), checksum(big));
+    EXPECT_TRUE(down.result(kWait) == pattern(k_big / 2, 98));
+    EXPECT_EQ(shout_cpu("small").result(kWait), "SMALL!");
 }
 
 // ===========================================================================================
@@ -1327,10 +1307,10 @@ TEST(ProcessPoolCancel, AQueuedCallIsDroppedAndARunningOneCompletes) {
     EXPECT_FALSE(running.cancel());
     EXPECT_FALSE(running.done());
     ASSERT_TRUE(rv.release(1));
-    EXPECT_GT(running.result(k_cap), 0);
+    EXPECT_GT(running.result(kWait), 0);
     EXPECT_FALSE(running.cancelled());
     // The pool skips the dropped call and runs the next one.
-    EXPECT_EQ(after.result(k_cap), 64);
+    EXPECT_EQ(after.result(kWait), 64);
     EXPECT_FALSE(std::filesystem::exists(path)) << "the cancelled call ran";
 }
 
@@ -1357,9 +1337,9 @@ TEST(ProcessPoolShutdown, QueuedCallsAreCancelledAndTheCallInFlightCompletes) {
         shutdown_returned.store(true);
     });
     // shutdown() fails the queued calls before waiting for the one in flight.
-    EXPECT_THROW((void)queued1.result(k_cap), unsync::cancelled_error);
-    EXPECT_THROW(queued2.result(k_cap), unsync::cancelled_error);
-    EXPECT_THROW((void)queued3.result(k_cap), unsync::cancelled_error);
+    EXPECT_THROW((void)queued1.result(kWait), unsync::cancelled_error);
+    EXPECT_THROW(queued2.result(kWait), unsync::cancelled_error);
+    EXPECT_THROW((void)queued3.result(kWait), unsync::cancelled_error);
     // The call in flight cannot end before it is released, so shutdown() is still waiting.
     EXPECT_FALSE(in_flight.done());
     EXPECT_FALSE(shutdown_returned.load());

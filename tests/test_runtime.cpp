@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -19,83 +21,23 @@
 #include <thread>
 #include <vector>
 
-namespace {
-
 using namespace std::chrono_literals;
+using unsync_test::Counter;
+using unsync_test::eventually;
+using unsync_test::Gate;
+using unsync_test::thread_after_yield;
 
-#define SKIP_UNLESS_FRESH_PROCESS()                                                  \
-    do {                                                                              \
-        if (unsync::started()) {                                                      \
-            GTEST_SKIP() << "the runtime already started in this process; run this " \
-                            "test alone (ctest does)";                                \
-        }                                                                             \
-    } while (false)
-
-constexpr auto k_cap = 30s;
-
-class Gate {
-public:
-    void open() {
-        {
-            std::lock_guard lock(m_mutex);
-            m_open = true;
-        }
-        m_cv.notify_all();
-    }
-    bool wait() {
-        std::unique_lock lock(m_mutex);
-        return m_cv.wait_for(lock, k_cap, [&] { return m_open; });
-    }
-
-private:
-    std::mutex m_mutex;
-    std::condition_variable m_cv;
-    bool m_open = false;
-};
-
-class Counter {
-public:
-    void increment() {
-        {
-            std::lock_guard lock(m_mutex);
-            ++m_value;
-        }
-        m_cv.notify_all();
-    }
-    bool wait_for_at_least(int n) {
-        std::unique_lock lock(m_mutex);
-        return m_cv.wait_for(lock, k_cap, [&] { return m_value >= n; });
-    }
-
-private:
-    std::mutex m_mutex;
-    std::condition_variable m_cv;
-    int m_value = 0;
-};
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+namespace {
 
 struct MarkedLoop : unsync::EventLoop {
     int marker = 42;
 };
 
-unsync::Unfuture<std::thread::id> loop_thread_of_a_coroutine() {
-    co_await unsync::sleep(0ms);
-    co_return std::this_thread::get_id();
-}
-
 unsync::Unfuture<int> marker_seen_by_a_coroutine() {
     co_await unsync::sleep(1ms);
     auto* marked = dynamic_cast<MarkedLoop*>(&unsync::loop());
-    if (!marked || !unsync::loop().in_loop_thread()) co_return -1;
+    if (!marked || !unsync::loop().in_loop_thread())
+        co_return -1;
     co_return marked->marker;
 }
 
@@ -130,7 +72,8 @@ TEST(Runtime, AmbientInstancesAreTheSameAcrossCallsAndThreads) {
             pools[k] = &unsync::thread_executor();
         });
     }
-    for (auto& t : threads) t.join();
+    for (auto& t : threads)
+        t.join();
 
     unsync::EventLoop* loop = &unsync::loop();
     const std::thread::id loop_thread = unsync::thread();
@@ -152,7 +95,7 @@ TEST(Runtime, ThreadIsTheLoopThreadWhereCoroutinesRun) {
     EXPECT_NE(loop_thread, std::this_thread::get_id());
     EXPECT_EQ(unsync::loop().thread_id(), loop_thread);
     EXPECT_FALSE(unsync::loop().in_loop_thread());
-    EXPECT_EQ(loop_thread_of_a_coroutine().result(), loop_thread);
+    EXPECT_EQ(thread_after_yield().result(), loop_thread);
 }
 
 TEST(Runtime, SetOptionsAfterStartThrowsAndChangesNothing) {
@@ -192,12 +135,14 @@ TEST(Runtime, SetOptionsBeforeStartIsHonoured) {
         return i;
     });
     std::vector<unsync::Unfuture<int>> calls;
-    for (int i = 0; i < 5; ++i) calls.push_back(call(i));
+    for (int i = 0; i < 5; ++i)
+        calls.push_back(call(i));
     EXPECT_LE(pool.thread_count(), 3u);
     ASSERT_TRUE(running.wait_for_at_least(3));
     EXPECT_EQ(pool.thread_count(), 3u);
     gate.open();
-    for (int i = 0; i < 5; ++i) EXPECT_EQ(calls[static_cast<std::size_t>(i)].result(), i);
+    for (int i = 0; i < 5; ++i)
+        EXPECT_EQ(calls[static_cast<std::size_t>(i)].result(), i);
 
     // So is the idle timeout.
     EXPECT_TRUE(eventually([&] { return pool.thread_count() == 0; }))
@@ -232,7 +177,7 @@ TEST(Runtime, CustomLoopFactory) {
     EXPECT_EQ(marked->thread_id(), unsync::thread());
     // Coroutines run on it.
     EXPECT_EQ(marker_seen_by_a_coroutine().result(), 42);
-    EXPECT_EQ(loop_thread_of_a_coroutine().result(), marked->thread_id());
+    EXPECT_EQ(thread_after_yield().result(), marked->thread_id());
     // Built once.
     unsync::loop();
     unsync::thread_executor();
@@ -248,7 +193,7 @@ TEST(Runtime, LoopFactoryReturningNoLoopFailsTheStart) {
     EXPECT_FALSE(unsync::started());
     // Not started, so the options can still be fixed.
     unsync::set_options({});
-    EXPECT_EQ(loop_thread_of_a_coroutine().result(), unsync::thread());
+    EXPECT_EQ(thread_after_yield().result(), unsync::thread());
     EXPECT_TRUE(unsync::started());
 }
 

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -12,18 +14,12 @@
 
 using namespace std::chrono_literals;
 using unsync::Unfuture;
+using unsync_test::Clock;
+using unsync_test::kWait;
+using unsync_test::Log;
+using unsync_test::make_log;
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// Only reached when the feature is broken: the test then fails instead of hanging.
-constexpr auto kWait = 30s;
-
-using Log = std::shared_ptr<std::vector<std::string>>;
-Log make_log() {
-    return std::make_shared<std::vector<std::string>>();
-}
 
 // Returns how long the sleep took, measured in the coroutine.
 Unfuture<Clock::duration> timed_sleep(Clock::duration d) {

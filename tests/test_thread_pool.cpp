@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -20,48 +22,24 @@
 #include <utility>
 #include <vector>
 
+using namespace std::chrono_literals;
+using unsync_test::Counter;
+using unsync_test::eventually;
+using unsync_test::Gate;
+using unsync_test::kWait;
+
 namespace {
 
-using namespace std::chrono_literals;
-
-// Long enough never to expire on a healthy run; it only turns a broken library's hang into a
-// failure.
-constexpr auto k_cap = 30s;
-
-// Blocks callers until opened. wait() returns false if the cap expired first.
-class Gate {
-public:
-    void open() {
-        {
-            std::lock_guard lock(m_mutex);
-            m_open = true;
-        }
-        m_cv.notify_all();
-    }
-    bool wait() {
-        std::unique_lock lock(m_mutex);
-        return m_cv.wait_for(lock, k_cap, [&] { return m_open; });
-    }
-    bool is_open() {
-        std::lock_guard lock(m_mutex);
-        return m_open;
-    }
-
-private:
-    std::mutex m_mutex;
-    std::condition_variable m_cv;
-    bool m_open = false;
-};
-
-// A std::latch whose waiters give up after the cap and return false; once one gave up, the
+// A std::latch whose waiters give up after kWait and return false; once one gave up, the
 // latch is broken and later waiters return false at once.
 class TimedLatch {
 public:
     explicit TimedLatch(int count) : m_count(count) {}
     bool arrive_and_wait() {
         std::unique_lock lock(m_mutex);
-        if (--m_count == 0) m_cv.notify_all();
-        if (!m_cv.wait_for(lock, k_cap, [&] { return m_count <= 0 || m_broken; })) {
+        if (--m_count == 0)
+            m_cv.notify_all();
+        if (!m_cv.wait_for(lock, kWait, [&] { return m_count <= 0 || m_broken; })) {
             m_broken = true;
             m_cv.notify_all();
         }
@@ -74,44 +52,6 @@ private:
     int m_count;
     bool m_broken = false;
 };
-
-// A counter that can be waited on.
-class Counter {
-public:
-    int increment() {
-        int v = 0;
-        {
-            std::lock_guard lock(m_mutex);
-            v = ++m_value;
-        }
-        m_cv.notify_all();
-        return v;
-    }
-    bool wait_for_at_least(int n) {
-        std::unique_lock lock(m_mutex);
-        return m_cv.wait_for(lock, k_cap, [&] { return m_value >= n; });
-    }
-    int value() {
-        std::lock_guard lock(m_mutex);
-        return m_value;
-    }
-
-private:
-    std::mutex m_mutex;
-    std::condition_variable m_cv;
-    int m_value = 0;
-};
-
-// Polls pred (the thing itself) with short pauses until it holds; false after `limit`.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
 
 unsync::ThreadPoolOptions pool_options(std::size_t max_threads,
                                        std::chrono::milliseconds idle_timeout = 10s) {
@@ -156,8 +96,8 @@ TEST(ThreadPool, SubmitReturnsUnfutureOfTheExactResultType) {
                                  unsync::Unfuture<std::reference_wrapper<int>>>);
     static_assert(std::is_same_v<decltype(pool.submit(ret_move_only, 3)),
                                  unsync::Unfuture<std::unique_ptr<int>>>);
-    static_assert(std::is_same_v<decltype(pool.submit(&Accumulator::add, &acc, 1)),
-                                 unsync::Unfuture<int>>);
+    static_assert(
+        std::is_same_v<decltype(pool.submit(&Accumulator::add, &acc, 1)), unsync::Unfuture<int>>);
 
     EXPECT_EQ(pool.submit(ret_int).result(), 1);
     auto v = pool.submit(ret_void);
@@ -226,7 +166,8 @@ TEST(ThreadPool, TenBlockingCallsRunConcurrently) {
         return std::make_pair(all_arrived, std::this_thread::get_id());
     };
     std::vector<unsync::Unfuture<std::pair<bool, std::thread::id>>> calls;
-    for (int i = 0; i < 10; ++i) calls.push_back(pool.submit(call));
+    for (int i = 0; i < 10; ++i)
+        calls.push_back(pool.submit(call));
     std::set<std::thread::id> threads;
     for (auto& c : calls) {
         auto [all_arrived, id] = c.result();
@@ -257,7 +198,8 @@ TEST(ThreadPool, ThreadsAreCreatedOnDemand) {
     // Each submit() adds at most one thread, and three blocked calls need three.
     EXPECT_EQ(pool.thread_count(), 3u);
     gate.open();
-    for (int i = 0; i < 3; ++i) EXPECT_EQ(calls[static_cast<std::size_t>(i)].result(), i);
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(calls[static_cast<std::size_t>(i)].result(), i);
 }
 
 TEST(ThreadPool, IdleThreadsRetire) {
@@ -276,7 +218,8 @@ TEST(ThreadPool, IdleThreadsRetire) {
     ASSERT_TRUE(running.wait_for_at_least(4));
     EXPECT_EQ(pool.thread_count(), 4u);
     gate.open();
-    for (int i = 0; i < 4; ++i) EXPECT_EQ(calls[static_cast<std::size_t>(i)].result(), i * 10);
+    for (int i = 0; i < 4; ++i)
+        EXPECT_EQ(calls[static_cast<std::size_t>(i)].result(), i * 10);
 
     EXPECT_TRUE(eventually([&] { return pool.thread_count() == 0; }))
         << "threads still alive: " << pool.thread_count();
@@ -421,7 +364,8 @@ TEST(ThreadPool, NoThreadIsLeftAfterShutdown) {
     EXPECT_EQ(pool.thread_count(), 3u);
     gate.open();
     pool.shutdown();
-    for (auto& c : calls) EXPECT_TRUE(c.done());
+    for (auto& c : calls)
+        EXPECT_TRUE(c.done());
     EXPECT_EQ(pool.thread_count(), 0u);
 }
 

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -22,48 +24,20 @@
 
 using namespace std::chrono_literals;
 using unsync::Unfuture;
+using unsync_test::Clock;
+using unsync_test::current_thread_id;
+using unsync_test::custom_error;
+using unsync_test::error_code;
+using unsync_test::kSanitized;
+using unsync_test::kWait;
+using unsync_test::Log;
+using unsync_test::make_log;
 
 namespace {
-
-// Long enough for anything that should finish "at once" on a loaded machine or under TSan; only
-// reached when the feature under test is broken (then the test fails instead of hanging).
-constexpr auto kWait = 30s;
-
-using Clock = std::chrono::steady_clock;
-
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
-
-struct custom_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-// An exception type outside the std::exception hierarchy, with a payload.
-struct error_code {
-    int code;
-};
-
-using Log = std::shared_ptr<std::vector<std::string>>;
-Log make_log() {
-    return std::make_shared<std::vector<std::string>>();
-}
 
 // ---------------------------------------------------------------------------------------------
 // Coroutines used by the tests. Parameters are taken by value: the frame keeps its own copies.
 // ---------------------------------------------------------------------------------------------
-
-Unfuture<std::thread::id> current_thread_id() {
-    co_return std::this_thread::get_id();
-}
 
 Unfuture<int> add_after(Unfuture<int> in, int add) {
     const int v = co_await in;

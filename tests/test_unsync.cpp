@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -15,22 +17,23 @@
 #include <type_traits>
 #include <utility>
 
+using unsync_test::thread_after_yield;
+
 namespace {
 
 using namespace std::chrono_literals;
 
-int add(int a, int b) { return a + b; }
+int add(int a, int b) {
+    return a + b;
+}
 
-std::string shout(const std::string& s) { return s + "!"; }
+std::string shout(const std::string& s) {
+    return s + "!";
+}
 
 unsync::Unfuture<int> triple_on_loop(int x) {
     co_await unsync::sleep(1ms);
     co_return x * 3;
-}
-
-unsync::Unfuture<std::thread::id> coroutine_thread() {
-    co_await unsync::sleep(0ms);
-    co_return std::this_thread::get_id();
 }
 
 struct Counter {
@@ -56,7 +59,9 @@ struct Greeter {
 
 // The seed's typing workaround: wrap a synchronous helper without a decorator, keeping an
 // explicit return type.
-std::string function_name_synced(std::string x) { return x + "a"; }
+std::string function_name_synced(std::string x) {
+    return x + "a";
+}
 
 unsync::Unfuture<std::string> function_name(std::string x) {
     auto async_method = unsync::unsync(function_name_synced);
@@ -143,10 +148,10 @@ TEST(Unsync, ExistingCoroutineFunctionIsCalledDirectlyAndRunsOnTheLoop) {
     static_assert(std::is_same_v<decltype(wrapped(1)), unsync::Unfuture<int>>);
     EXPECT_EQ(wrapped(5).result(), 15);
 
-    auto where = unsync::unsync(coroutine_thread);
+    auto where = unsync::unsync(thread_after_yield);
     static_assert(std::is_same_v<decltype(where()), unsync::Unfuture<std::thread::id>>);
     EXPECT_EQ(where().result(), unsync::thread());
-    EXPECT_EQ(coroutine_thread().result(), unsync::thread());
+    EXPECT_EQ(thread_after_yield().result(), unsync::thread());
 }
 
 TEST(Unsync, CoroutineLambdaRunsOnTheLoop) {
@@ -154,8 +159,8 @@ TEST(Unsync, CoroutineLambdaRunsOnTheLoop) {
         co_await unsync::sleep(1ms);
         co_return std::make_pair(x + 1, std::this_thread::get_id());
     });
-    static_assert(std::is_same_v<decltype(coro(1)),
-                                 unsync::Unfuture<std::pair<int, std::thread::id>>>);
+    static_assert(
+        std::is_same_v<decltype(coro(1)), unsync::Unfuture<std::pair<int, std::thread::id>>>);
     const auto [value, where] = coro(41).result();
     EXPECT_EQ(value, 42);
     EXPECT_EQ(where, unsync::thread());

@@ -19,6 +19,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <sys/resource.h>
 
 #include <array>
@@ -42,16 +44,13 @@
 using namespace std::chrono_literals;
 using asio::ip::tcp;
 using unsync::Unfuture;
+using unsync_test::Clock;
+using unsync_test::kPrompt;
+using unsync_test::kWait;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using local_socket = asio::local::stream_protocol::socket;
-
-// Only reached when the feature is broken: the test then fails instead of hanging.
-constexpr auto kWait = 30s;
-// "Promptly" for a cancelled operation that would otherwise take an hour (or forever).
-constexpr auto kPrompt = 10s;
 
 asio::io_context& io() {
     return unsync::loop().io_context();

@@ -6,11 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
@@ -20,60 +20,16 @@
 
 using namespace std::chrono_literals;
 using unsync::Unfuture;
+using unsync_test::Clock;
+using unsync_test::custom_error;
+using unsync_test::kBounded;
+using unsync_test::kPrompt;
+using unsync_test::kWait;
+using unsync_test::loop_turns;
+using unsync_test::Sentinel;
+using unsync_test::wait_for_stop;
 
 namespace {
-
-// Long enough for anything that should finish "at once" on a loaded machine or under a
-// sanitizer; only reached when the feature under test is broken.
-constexpr auto kWait = 30s;
-// What "promptly" means when the inner work would take an hour.
-constexpr auto kPrompt = 10s;
-// How long a test waits for a cancellation that, if the feature is broken, never comes.
-constexpr auto kBounded = 5s;
-
-using Clock = std::chrono::steady_clock;
-
-struct custom_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-#define EXPECT_CANCELLED(f)                                             \
-    do {                                                                \
-        EXPECT_THROW((void)(f).result(kWait), unsync::cancelled_error); \
-        EXPECT_TRUE((f).cancelled());                                   \
-    } while (0)
-
-// Completes `destroyed` from its destructor: proves a coroutine's locals were unwound.
-struct Sentinel {
-    explicit Sentinel(Unfuture<void> d) : destroyed(std::move(d)) {}
-    Sentinel(const Sentinel&) = delete;
-    Sentinel& operator=(const Sentinel&) = delete;
-    ~Sentinel() {
-        try {
-            destroyed.set_result();
-        } catch (...) {
-        }
-    }
-    Unfuture<void> destroyed;
-};
-
-Unfuture<void> noop() {
-    co_return;
-}
-
-// Every coroutine this thread called before has run its first step (calls from one thread
-// start in order); the later turns let the tasks those steps started run theirs too.
-void loop_turns(int turns = 3) {
-    for (int i = 0; i < turns; ++i)
-        noop().result(kWait);
-}
-
-void wait_for_stop(const std::stop_token& st) {
-    std::mutex m;
-    std::condition_variable_any cv;
-    std::unique_lock lock(m);
-    cv.wait(lock, st, [] { return false; });
-}
 
 Unfuture<int> value_after(std::chrono::milliseconds d, int v) {
     co_await unsync::sleep(d);
@@ -185,9 +141,9 @@ TEST(WaitFor, MoveOnlyValue) {
 TEST(WaitFor, HugeTimeoutMeansNoTimeout) {
     EXPECT_EQ(unsync::wait_for(value_after(5ms, 1), std::chrono::hours::max()).result(kWait), 1);
     EXPECT_EQ(unsync::wait_for(value_after(5ms, 2), Clock::duration::max()).result(kWait), 2);
-    EXPECT_EQ(unsync::wait_for(value_after(5ms, 3), std::chrono::duration<double>(1e300))
-                  .result(kWait),
-              3);
+    EXPECT_EQ(
+        unsync::wait_for(value_after(5ms, 3), std::chrono::duration<double>(1e300)).result(kWait),
+        3);
 }
 
 TEST(WaitFor, RethrowsTheInnerException) {
