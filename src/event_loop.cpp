@@ -77,6 +77,12 @@ struct EventLoop::Impl {
     bool ambient = false;
     // Debug mode: a task step longer than this is reported; zero when off.
     std::chrono::nanoseconds slow_step{0};
+    // Debug mode: a timer due every half threshold. When it fires late by more than the
+    // threshold, beyond the time task steps took, something else (an Asio handler, a callback)
+    // held the loop: that is reported too.
+    asio::steady_timer heartbeat{io};
+    std::chrono::steady_clock::time_point beat_due{};
+    std::chrono::nanoseconds stepped_since_beat{0};
     TaskBase* current = nullptr;  // the task being resumed
     // Tasks run since the io_context was last polled.
     static constexpr std::size_t k_tasks_per_poll = 64;
@@ -104,6 +110,8 @@ struct EventLoop::Impl {
     void run_task(TaskBase* t) noexcept;
     void process_cancels() noexcept;
     void resume_timed(TaskBase* t) noexcept;
+    void arm_heartbeat();
+    void on_heartbeat();
     void write_tasks(std::ostream& out) const;
     void purge_stale_timers() noexcept;
     void wake_timer(const Timer& timer) noexcept;
@@ -237,12 +245,36 @@ void EventLoop::Impl::resume_timed(TaskBase* t) noexcept {
     const auto start = std::chrono::steady_clock::now();
     t->m_handle.resume();
     const auto took = std::chrono::steady_clock::now() - start;
+    stepped_since_beat += took;
     if (took >= slow_step) {
         std::fprintf(stderr,
                      "unsync: task '%s' blocked the loop for %.3f s (debug threshold %.3f s)\n",
                      name.c_str(), std::chrono::duration<double>(took).count(),
                      std::chrono::duration<double>(slow_step).count());
     }
+}
+
+void EventLoop::Impl::arm_heartbeat() {
+    beat_due = std::chrono::steady_clock::now() + slow_step / 2;
+    stepped_since_beat = std::chrono::nanoseconds(0);
+    heartbeat.expires_at(beat_due);
+    heartbeat.async_wait([this](const asio::error_code& ec) {
+        if (!ec)
+            on_heartbeat();
+    });
+}
+
+void EventLoop::Impl::on_heartbeat() {
+    const auto late = std::chrono::steady_clock::now() - beat_due - stepped_since_beat;
+    if (late >= slow_step) {
+        std::fprintf(stderr,
+                     "unsync: an Asio handler or other callback blocked the loop for %.3f s "
+                     "(debug threshold %.3f s)\n",
+                     std::chrono::duration<double>(late).count(),
+                     std::chrono::duration<double>(slow_step).count());
+    }
+    if (!draining)
+        arm_heartbeat();
 }
 
 void EventLoop::Impl::write_tasks(std::ostream& out) const {
@@ -404,6 +436,8 @@ void EventLoop::Impl::run() {
     t_running = this;
     if (ambient)
         t_loop = this;
+    if (ambient && slow_step.count() != 0)
+        arm_heartbeat();
     // Acquire: pairs with the release in stop(), nothing else is published through it.
     while (!stop_requested.load(std::memory_order_acquire)) {
         take_remote();
@@ -437,6 +471,7 @@ void EventLoop::Impl::run() {
 
 void EventLoop::Impl::drain() {
     draining = true;
+    heartbeat.cancel();
     take_remote();
     process_cancels();
     for (TaskBase* t = registry; t; t = t->m_next) {

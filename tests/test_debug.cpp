@@ -469,10 +469,7 @@ TEST(DebugMode, FastStepsPrintNothing) {
     EXPECT_EXIT(fast_steps_print_nothing(), ::testing::ExitedWithCode(0), "verdict: ok");
 }
 
-// Not met yet: debug mode times task steps only. An Asio handler runs inside io_context::run_one,
-// which waits and runs in one call, so the loop cannot tell the handler's time from the wait.
-// Kept (disabled) as the specification of the missing piece; see docs/architecture.md.
-TEST(DebugMode, DISABLED_SlowAsioCallbackIsReported) {
+TEST(DebugMode, SlowAsioCallbackIsReported) {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
     EXPECT_EXIT(slow_callback_is_reported(), ::testing::ExitedWithCode(0), "verdict: ok");
 }
