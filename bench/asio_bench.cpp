@@ -69,19 +69,28 @@ struct CountDown {
     bool failed = false;
     std::promise<void> all_done;
     void add(std::exception_ptr e, long long v) {
-        if (e) failed = true;
+        if (e)
+            failed = true;
         sum += v;
-        if (--left == 0) all_done.set_value();
+        if (--left == 0)
+            all_done.set_value();
     }
 };
 
-asio::awaitable<int> warm_task() { co_return 0; }
-asio::awaitable<int> return_index(int i) { co_return i; }
-asio::awaitable<int> one() { co_return 1; }
+asio::awaitable<int> warm_task() {
+    co_return 0;
+}
+asio::awaitable<int> return_index(int i) {
+    co_return i;
+}
+asio::awaitable<int> one() {
+    co_return 1;
+}
 
 asio::awaitable<long long> await_chain_parent(long long n) {
     long long sum = 0;
-    for (long long i = 0; i < n; ++i) sum += co_await one();
+    for (long long i = 0; i < n; ++i)
+        sum += co_await one();
     co_return sum;
 }
 
@@ -90,7 +99,9 @@ asio::awaitable<void> sleeper(long long ms) {
     co_await timer.async_wait(asio::use_awaitable);
 }
 
-void warm_up(Loop& loop) { asio::co_spawn(loop.io(), warm_task(), asio::use_future).get(); }
+void warm_up(Loop& loop) {
+    asio::co_spawn(loop.io(), warm_task(), asio::use_future).get();
+}
 
 int spawn(const Args& a) {
     Loop loop;
@@ -126,7 +137,8 @@ int submit(const Args& a) {
         futures.push_back(asio::post(pool, asio::use_future([i] { return static_cast<int>(i); })));
     }
     long long sum = 0;
-    for (auto& f : futures) sum += f.get();
+    for (auto& f : futures)
+        sum += f.get();
     futures.clear();
     const auto t1 = Clock::now();
     return bench::report(a, k_impl, t1 - t0, sum == bench::index_sum(a.n));
@@ -174,7 +186,8 @@ int seed_sleep(const Args& a) {
                                    })));
     }
     bool ok = true;
-    for (auto& t : tasks) ok = ok && t.get() == "Run concurrently!";
+    for (auto& t : tasks)
+        ok = ok && t.get() == "Run concurrently!";
     const auto t1 = Clock::now();
     return bench::report(a, k_impl, t1 - t0, ok);
 }
@@ -237,15 +250,18 @@ int seed_mixing(const Args& a) {
     for (long long i = 0; i < a.n; ++i) {
         asio::co_spawn(loop.io(), mixing_task(pool, static_cast<int>(i)),
                        [&](std::exception_ptr e, std::pair<int, int> r) {
-                           if (e) failed = true;
+                           if (e)
+                               failed = true;
                            output[r.first] = r.second;
-                           if (--left == 0) all_done.set_value();
+                           if (--left == 0)
+                               all_done.set_value();
                        });
     }
     done.get();
     const auto t1 = Clock::now();
     bool ok = !failed && output.size() == static_cast<std::size_t>(a.n);
-    for (const auto& [num, res] : output) ok = ok && res == 2 * (num + 1);
+    for (const auto& [num, res] : output)
+        ok = ok && res == 2 * (num + 1);
     return bench::report(a, k_impl, t1 - t0, ok);
 }
 
@@ -254,14 +270,23 @@ int seed_mixing(const Args& a) {
 int main(int argc, char** argv) {
     const Args a = bench::parse_args(argc, argv);
     const std::string& w = a.workload;
-    if (w == "spawn") return spawn(a);
-    if (w == "await_chain") return await_chain(a);
-    if (w == "submit") return submit(a);
-    if (w == "pingpong") return pingpong(a);
-    if (w == "timers") return timers(a);
-    if (w == "seed_sleep") return seed_sleep(a);
-    if (w == "seed_then") return seed_then(a);
-    if (w == "seed_mixing") return seed_mixing(a);
-    if (w == "then") return bench::not_applicable(a, k_impl, "Asio has no chainable future");
+    if (w == "spawn")
+        return spawn(a);
+    if (w == "await_chain")
+        return await_chain(a);
+    if (w == "submit")
+        return submit(a);
+    if (w == "pingpong")
+        return pingpong(a);
+    if (w == "timers")
+        return timers(a);
+    if (w == "seed_sleep")
+        return seed_sleep(a);
+    if (w == "seed_then")
+        return seed_then(a);
+    if (w == "seed_mixing")
+        return seed_mixing(a);
+    if (w == "then")
+        return bench::not_applicable(a, k_impl, "Asio has no chainable future");
     return bench::not_applicable(a, k_impl, "Asio has no process pool");
 }

@@ -18,10 +18,9 @@ struct Workload {
 };
 
 inline constexpr Workload k_workloads[] = {
-    {"spawn", 200000},     {"await_chain", 1000000}, {"submit", 200000},
-    {"pingpong", 100000},  {"then", 100000},         {"timers", 100000},
-    {"procs", 100},        {"proc_trivial", 10000},  {"seed_sleep", 10},
-    {"seed_then", 1},      {"seed_mixing", 10},
+    {"spawn", 200000},  {"await_chain", 1000000}, {"submit", 200000},  {"pingpong", 100000},
+    {"then", 100000},   {"timers", 100000},       {"procs", 100},      {"proc_trivial", 10000},
+    {"seed_sleep", 10}, {"seed_then", 1},         {"seed_mixing", 10},
 };
 
 struct Args {
@@ -33,11 +32,13 @@ struct Args {
 inline Args parse_args(int argc, char** argv) {
     auto usage = [&] {
         std::fprintf(stderr, "usage: %s WORKLOAD [N]\nworkloads:", argc > 0 ? argv[0] : "bench");
-        for (const auto& w : k_workloads) std::fprintf(stderr, " %s", w.name);
+        for (const auto& w : k_workloads)
+            std::fprintf(stderr, " %s", w.name);
         std::fprintf(stderr, "\n");
         std::exit(1);
     };
-    if (argc < 2 || argc > 3) usage();
+    if (argc < 2 || argc > 3)
+        usage();
     Args a;
     a.workload = argv[1];
     bool known = false;
@@ -47,11 +48,13 @@ inline Args parse_args(int argc, char** argv) {
             known = true;
         }
     }
-    if (!known) usage();
+    if (!known)
+        usage();
     if (argc == 3) {
         char* end = nullptr;
         a.n = std::strtoll(argv[2], &end, 10);
-        if (end == argv[2] || *end != '\0' || a.n <= 0) usage();
+        if (end == argv[2] || *end != '\0' || a.n <= 0)
+            usage();
     }
     return a;
 }
@@ -74,14 +77,19 @@ inline int not_applicable(const Args& a, const char* impl, const char* why) {
 }
 
 // Sum of 0..n-1, what the index-returning workloads must add up to.
-inline long long index_sum(long long n) { return n * (n - 1) / 2; }
+inline long long index_sum(long long n) {
+    return n * (n - 1) / 2;
+}
 
-inline long long sleep_ms_of(long long i) { return i * 7919 % 101; }
+inline long long sleep_ms_of(long long i) {
+    return i * 7919 % 101;
+}
 
 // The longest sleep of the timers workload: no correct run can be faster.
 inline long long longest_sleep_ms(long long n) {
     long long m = 0;
-    for (long long i = 0; i < n && i < 101; ++i) m = sleep_ms_of(i) > m ? sleep_ms_of(i) : m;
+    for (long long i = 0; i < n && i < 101; ++i)
+        m = sleep_ms_of(i) > m ? sleep_ms_of(i) : m;
     return m;
 }
 

@@ -20,8 +20,12 @@
 
 namespace {
 
-unsync::Unfuture<int> return_arg(int i) { co_return i; }
-unsync::Unfuture<int> one() { co_return 1; }
+unsync::Unfuture<int> return_arg(int i) {
+    co_return i;
+}
+unsync::Unfuture<int> one() {
+    co_return 1;
+}
 unsync::Unfuture<void> complete_it(unsync::Unfuture<int> p) {
     p.set_result(1);
     co_return;
@@ -70,7 +74,9 @@ unsync::Unfuture<void> await_ready_loop(benchmark::State& st) {
         benchmark::DoNotOptimize(v);
     }
 }
-void BM_AwaitReady_OnLoop(benchmark::State& st) { await_ready_loop(st).result(); }
+void BM_AwaitReady_OnLoop(benchmark::State& st) {
+    await_ready_loop(st).result();
+}
 BENCHMARK(BM_AwaitReady_OnLoop)->UseRealTime();
 
 // A pending Unfuture completed by another task on the loop: allocate it, start the completing
@@ -83,7 +89,9 @@ unsync::Unfuture<void> await_pending_loop(benchmark::State& st) {
         benchmark::DoNotOptimize(v);
     }
 }
-void BM_AwaitPending_OnLoop(benchmark::State& st) { await_pending_loop(st).result(); }
+void BM_AwaitPending_OnLoop(benchmark::State& st) {
+    await_pending_loop(st).result();
+}
 BENCHMARK(BM_AwaitPending_OnLoop)->UseRealTime();
 
 // One step of the await_chain workload: call a child coroutine and await it.
@@ -93,14 +101,19 @@ unsync::Unfuture<void> await_child_loop(benchmark::State& st) {
         benchmark::DoNotOptimize(v);
     }
 }
-void BM_AwaitChild_OnLoop(benchmark::State& st) { await_child_loop(st).result(); }
+void BM_AwaitChild_OnLoop(benchmark::State& st) {
+    await_child_loop(st).result();
+}
 BENCHMARK(BM_AwaitChild_OnLoop)->UseRealTime();
 
 // A zero sleep: through the timer heap and back.
 unsync::Unfuture<void> sleep0_loop(benchmark::State& st) {
-    for (auto _ : st) co_await unsync::sleep(std::chrono::nanoseconds(0));
+    for (auto _ : st)
+        co_await unsync::sleep(std::chrono::nanoseconds(0));
 }
-void BM_Sleep0_OnLoop(benchmark::State& st) { sleep0_loop(st).result(); }
+void BM_Sleep0_OnLoop(benchmark::State& st) {
+    sleep0_loop(st).result();
+}
 BENCHMARK(BM_Sleep0_OnLoop)->UseRealTime();
 
 // ---- cross-thread submission to the loop --------------------------------------------------------
@@ -108,7 +121,8 @@ BENCHMARK(BM_Sleep0_OnLoop)->UseRealTime();
 // Main thread calls a coroutine (queued to the loop) and blocks on its result: the pingpong unit.
 void BM_LoopCall_RoundTrip(benchmark::State& st) {
     warm();
-    for (auto _ : st) benchmark::DoNotOptimize(return_arg(1).result());
+    for (auto _ : st)
+        benchmark::DoNotOptimize(return_arg(1).result());
 }
 BENCHMARK(BM_LoopCall_RoundTrip)->UseRealTime();
 
@@ -119,20 +133,24 @@ void BM_LoopCall_Batch(benchmark::State& st) {
     std::vector<unsync::Unfuture<int>> fs;
     fs.reserve(n);
     for (auto _ : st) {
-        for (std::size_t i = 0; i < n; ++i) fs.push_back(return_arg(static_cast<int>(i)));
-        for (const auto& f : fs) benchmark::DoNotOptimize(f.result());
+        for (std::size_t i = 0; i < n; ++i)
+            fs.push_back(return_arg(static_cast<int>(i)));
+        for (const auto& f : fs)
+            benchmark::DoNotOptimize(f.result());
         fs.clear();
     }
     st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()) * st.range(0));
 }
 BENCHMARK(BM_LoopCall_Batch)->Arg(1000)->UseRealTime();
 
-// ---- thread-pool submission ----------------------------------------------------------------------
+// ---- thread-pool submission
+// ----------------------------------------------------------------------
 
 void BM_PoolSubmit_RoundTrip(benchmark::State& st) {
     warm();
     auto& pool = unsync::thread_executor();
-    for (auto _ : st) benchmark::DoNotOptimize(pool.submit([] { return 1; }).result());
+    for (auto _ : st)
+        benchmark::DoNotOptimize(pool.submit([] { return 1; }).result());
 }
 BENCHMARK(BM_PoolSubmit_RoundTrip)->UseRealTime();
 
@@ -143,8 +161,10 @@ void BM_PoolSubmit_Batch(benchmark::State& st) {
     std::vector<unsync::Unfuture<int>> fs;
     fs.reserve(n);
     for (auto _ : st) {
-        for (std::size_t i = 0; i < n; ++i) fs.push_back(pool.submit([] { return 1; }));
-        for (const auto& f : fs) benchmark::DoNotOptimize(f.result());
+        for (std::size_t i = 0; i < n; ++i)
+            fs.push_back(pool.submit([] { return 1; }));
+        for (const auto& f : fs)
+            benchmark::DoNotOptimize(f.result());
         fs.clear();
     }
     st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()) * st.range(0));
@@ -152,7 +172,8 @@ void BM_PoolSubmit_Batch(benchmark::State& st) {
 }
 BENCHMARK(BM_PoolSubmit_Batch)->Arg(1000)->UseRealTime();
 
-// ---- then() ----------------------------------------------------------------------------------------
+// ---- then()
+// ----------------------------------------------------------------------------------------
 
 // From the main thread on a done source: then() queues a coroutine to the loop; block on it.
 void BM_Then_RoundTrip(benchmark::State& st) {
@@ -170,7 +191,8 @@ void BM_Then_Chain(benchmark::State& st) {
     for (auto _ : st) {
         unsync::Unfuture<int> source;
         unsync::Unfuture<int> last = source;
-        for (std::int64_t i = 0; i < st.range(0); ++i) last = last.then([](int v) { return v + 1; });
+        for (std::int64_t i = 0; i < st.range(0); ++i)
+            last = last.then([](int v) { return v + 1; });
         source.set_result(0);
         benchmark::DoNotOptimize(last.result());
     }
@@ -186,10 +208,13 @@ unsync::Unfuture<void> then_loop(benchmark::State& st) {
         benchmark::DoNotOptimize(v);
     }
 }
-void BM_Then_OnLoop(benchmark::State& st) { then_loop(st).result(); }
+void BM_Then_OnLoop(benchmark::State& st) {
+    then_loop(st).result();
+}
 BENCHMARK(BM_Then_OnLoop)->UseRealTime();
 
-// ---- hardware baselines ------------------------------------------------------------------------------
+// ---- hardware baselines
+// ------------------------------------------------------------------------------
 
 // One malloc+free of a coroutine-frame-sized block: the floor of "one allocation per task".
 void BM_Baseline_MallocFree(benchmark::State& st) {
@@ -206,7 +231,8 @@ BENCHMARK(BM_Baseline_MallocFree);
 template <class Pred>
 void spin_until(Pred pred) {
     for (unsigned i = 1; !pred(); ++i) {
-        if (i % 4096 == 0) std::this_thread::yield();
+        if (i % 4096 == 0)
+            std::this_thread::yield();
     }
 }
 
@@ -218,7 +244,8 @@ void BM_Baseline_SpinPingPong(benchmark::State& st) {
         for (;;) {
             std::uint32_t t = 0;
             spin_until([&] { return (t = turn.load(std::memory_order_acquire)) != 0; });
-            if (t == 2) return;
+            if (t == 2)
+                return;
             turn.store(0, std::memory_order_release);
         }
     });
@@ -242,8 +269,10 @@ void BM_Baseline_FutexPingPong(benchmark::State& st) {
     std::thread partner([&] {
         for (;;) {
             std::uint32_t t;
-            while ((t = turn.load(std::memory_order_acquire)) == 0) futex(&turn, FUTEX_WAIT_PRIVATE, 0);
-            if (t == 2) return;
+            while ((t = turn.load(std::memory_order_acquire)) == 0)
+                futex(&turn, FUTEX_WAIT_PRIVATE, 0);
+            if (t == 2)
+                return;
             turn.store(0, std::memory_order_release);
             futex(&turn, FUTEX_WAKE_PRIVATE, 1);
         }
@@ -251,7 +280,8 @@ void BM_Baseline_FutexPingPong(benchmark::State& st) {
     for (auto _ : st) {
         turn.store(1, std::memory_order_release);
         futex(&turn, FUTEX_WAKE_PRIVATE, 1);
-        while (turn.load(std::memory_order_acquire) == 1) futex(&turn, FUTEX_WAIT_PRIVATE, 1);
+        while (turn.load(std::memory_order_acquire) == 1)
+            futex(&turn, FUTEX_WAIT_PRIVATE, 1);
     }
     turn.store(2, std::memory_order_release);
     futex(&turn, FUTEX_WAKE_PRIVATE, 1);

@@ -23,7 +23,9 @@ namespace {
 
 constexpr const char* k_impl = "std";
 
-void warm_up() { std::async(std::launch::async, [] { return 0; }).get(); }
+void warm_up() {
+    std::async(std::launch::async, [] { return 0; }).get();
+}
 
 int submit(const Args& a) {
     warm_up();
@@ -40,12 +42,14 @@ int submit(const Args& a) {
         const auto t1 = Clock::now();
         std::fprintf(stderr, "std: std::async failed after %zu outstanding calls: %s\n",
                      futures.size(), e.what());
-        for (auto& f : futures) f.wait();
+        for (auto& f : futures)
+            f.wait();
         futures.clear();
         return bench::report(a, k_impl, t1 - t0, false);
     }
     long long sum = 0;
-    for (auto& f : futures) sum += f.get();
+    for (auto& f : futures)
+        sum += f.get();
     futures.clear();
     const auto t1 = Clock::now();
     return bench::report(a, k_impl, t1 - t0, sum == bench::index_sum(a.n));
@@ -62,7 +66,8 @@ int seed_sleep(const Args& a) {
         }));
     }
     bool ok = true;
-    for (auto& t : tasks) ok = ok && t.get() == "Run concurrently!";
+    for (auto& t : tasks)
+        ok = ok && t.get() == "Run concurrently!";
     const auto t1 = Clock::now();
     return bench::report(a, k_impl, t1 - t0, ok);
 }
@@ -110,7 +115,8 @@ int seed_mixing(const Args& a) {
     }
     const auto t1 = Clock::now();
     bool ok = output.size() == static_cast<std::size_t>(a.n);
-    for (const auto& [num, res] : output) ok = ok && res == 2 * (num + 1);
+    for (const auto& [num, res] : output)
+        ok = ok && res == 2 * (num + 1);
     return bench::report(a, k_impl, t1 - t0, ok);
 }
 
@@ -119,9 +125,13 @@ int seed_mixing(const Args& a) {
 int main(int argc, char** argv) {
     const Args a = bench::parse_args(argc, argv);
     const std::string& w = a.workload;
-    if (w == "submit") return submit(a);
-    if (w == "seed_sleep") return seed_sleep(a);
-    if (w == "seed_then") return seed_then(a);
-    if (w == "seed_mixing") return seed_mixing(a);
+    if (w == "submit")
+        return submit(a);
+    if (w == "seed_sleep")
+        return seed_sleep(a);
+    if (w == "seed_then")
+        return seed_then(a);
+    if (w == "seed_mixing")
+        return seed_mixing(a);
     return bench::not_applicable(a, k_impl, "the standard library has no equivalent");
 }

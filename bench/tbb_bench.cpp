@@ -22,7 +22,8 @@ int submit(const Args& a) {
     {
         // Warm-up: starts the arena's worker threads.
         tbb::task_group warm;
-        for (int i = 0; i < 64; ++i) warm.run([] {});
+        for (int i = 0; i < 64; ++i)
+            warm.run([] {});
         warm.wait();
     }
     std::vector<int> results(static_cast<std::size_t>(a.n), -1);
@@ -33,7 +34,8 @@ int submit(const Args& a) {
     }
     group.wait();
     long long sum = 0;
-    for (const int r : results) sum += r;
+    for (const int r : results)
+        sum += r;
     const auto t1 = Clock::now();
     return bench::report(a, k_impl, t1 - t0, sum == bench::index_sum(a.n));
 }
@@ -42,6 +44,7 @@ int submit(const Args& a) {
 
 int main(int argc, char** argv) {
     const Args a = bench::parse_args(argc, argv);
-    if (a.workload == "submit") return submit(a);
+    if (a.workload == "submit")
+        return submit(a);
     return bench::not_applicable(a, k_impl, "the oneTBB harness covers `submit` only");
 }

@@ -24,15 +24,22 @@ constexpr const char* k_impl = "unsync";
 
 // ---- coroutines used by the workloads -------------------------------------------------------
 
-unsync::Unfuture<int> warm_task() { co_return 0; }
+unsync::Unfuture<int> warm_task() {
+    co_return 0;
+}
 
-unsync::Unfuture<int> return_index(int i) { co_return i; }
+unsync::Unfuture<int> return_index(int i) {
+    co_return i;
+}
 
-unsync::Unfuture<int> one() { co_return 1; }
+unsync::Unfuture<int> one() {
+    co_return 1;
+}
 
 unsync::Unfuture<long long> await_chain_parent(long long n) {
     long long sum = 0;
-    for (long long i = 0; i < n; ++i) sum += co_await one();
+    for (long long i = 0; i < n; ++i)
+        sum += co_await one();
     co_return sum;
 }
 
@@ -52,9 +59,11 @@ int spawn(const Args& a) {
     std::vector<unsync::Unfuture<int>> futures;
     futures.reserve(static_cast<std::size_t>(a.n));
     const auto t0 = Clock::now();
-    for (long long i = 0; i < a.n; ++i) futures.push_back(return_index(static_cast<int>(i)));
+    for (long long i = 0; i < a.n; ++i)
+        futures.push_back(return_index(static_cast<int>(i)));
     long long sum = 0;
-    for (const auto& f : futures) sum += f.result();
+    for (const auto& f : futures)
+        sum += f.result();
     futures.clear();  // frees the frames: part of the cost of a task
     const auto t1 = Clock::now();
     return bench::report(a, k_impl, t1 - t0, sum == bench::index_sum(a.n));
@@ -76,7 +85,8 @@ int submit(const Args& a) {
         futures.push_back(pool.submit([](int x) { return x; }, static_cast<int>(i)));
     }
     long long sum = 0;
-    for (const auto& f : futures) sum += f.result();
+    for (const auto& f : futures)
+        sum += f.result();
     futures.clear();
     const auto t1 = Clock::now();
     return bench::report(a, k_impl, t1 - t0, sum == bench::index_sum(a.n));
@@ -85,7 +95,8 @@ int submit(const Args& a) {
 int pingpong(const Args& a) {
     long long sum = 0;
     const auto t0 = Clock::now();
-    for (long long i = 0; i < a.n; ++i) sum += return_index(static_cast<int>(i)).result();
+    for (long long i = 0; i < a.n; ++i)
+        sum += return_index(static_cast<int>(i)).result();
     const auto t1 = Clock::now();
     return bench::report(a, k_impl, t1 - t0, sum == bench::index_sum(a.n));
 }
@@ -94,7 +105,8 @@ int then(const Args& a) {
     const auto t0 = Clock::now();
     unsync::Unfuture<int> source;
     unsync::Unfuture<int> last = source;
-    for (long long i = 0; i < a.n; ++i) last = last.then([](int v) { return v + 1; });
+    for (long long i = 0; i < a.n; ++i)
+        last = last.then([](int v) { return v + 1; });
     source.set_result(0);
     const int r = last.result();
     const auto t1 = Clock::now();
@@ -106,7 +118,8 @@ int timers(const Args& a) {
     futures.reserve(static_cast<std::size_t>(a.n));
     const auto longest = std::chrono::milliseconds(bench::longest_sleep_ms(a.n));
     const auto t0 = Clock::now();
-    for (long long i = 0; i < a.n; ++i) futures.push_back(sleeper(bench::sleep_ms_of(i)));
+    for (long long i = 0; i < a.n; ++i)
+        futures.push_back(sleeper(bench::sleep_ms_of(i)));
     bool ok = true;
     for (const auto& f : futures) {
         f.result();
@@ -130,9 +143,11 @@ const auto non_async_function = unsync::unsync([](std::chrono::duration<double> 
 int seed_sleep(const Args& a) {
     const auto t0 = Clock::now();
     std::vector<unsync::Unfuture<std::string>> tasks;
-    for (long long i = 0; i < a.n; ++i) tasks.push_back(non_async_function(100ms));
+    for (long long i = 0; i < a.n; ++i)
+        tasks.push_back(non_async_function(100ms));
     bool ok = true;
-    for (const auto& t : tasks) ok = ok && t.result() == "Run concurrently!";
+    for (const auto& t : tasks)
+        ok = ok && t.result() == "Run concurrently!";
     const auto t1 = Clock::now();
     return bench::report(a, k_impl, t1 - t0, ok);
 }
@@ -150,7 +165,8 @@ unsync::Unfuture<int> process(unsync::Unfuture<int> task) {
 int seed_then(const Args& a) {
     bool ok = true;
     const auto t0 = Clock::now();
-    for (long long i = 0; i < a.n; ++i) ok = ok && initiate(3).then(process).result() == 8;
+    for (long long i = 0; i < a.n; ++i)
+        ok = ok && initiate(3).then(process).result() == 8;
     const auto t1 = Clock::now();
     return bench::report(a, k_impl, t1 - t0, ok);
 }
@@ -186,7 +202,8 @@ int seed_mixing(const Args& a) {
     const std::map<int, int> output = result_processor(std::move(tasks)).result();
     const auto t1 = Clock::now();
     bool ok = output.size() == static_cast<std::size_t>(a.n);
-    for (const auto& [num, res] : output) ok = ok && res == 2 * (num + 1);
+    for (const auto& [num, res] : output)
+        ok = ok && res == 2 * (num + 1);
     return bench::report(a, k_impl, t1 - t0, ok);
 }
 
@@ -200,12 +217,15 @@ std::string busy_10ms() {
 }
 constexpr auto busy_10ms_cpu = unsync::cpu_bound<&busy_10ms>;
 
-int identity(int i) { return i; }
+int identity(int i) {
+    return i;
+}
 constexpr auto identity_cpu = unsync::cpu_bound<&identity>;
 
 unsync::Unfuture<std::size_t> count_done(std::vector<unsync::Unfuture<std::string>> tasks) {
     std::size_t done = 0;
-    for (const auto& task : tasks) done += (co_await task) == "done" ? 1 : 0;
+    for (const auto& task : tasks)
+        done += (co_await task) == "done" ? 1 : 0;
     co_return done;
 }
 
@@ -215,14 +235,16 @@ void warm_process_pool() {
     for (std::size_t i = 0; i < unsync::process_executor().size(); ++i) {
         calls.push_back(identity_cpu(static_cast<int>(i)));
     }
-    for (auto& c : calls) (void)c.result();
+    for (auto& c : calls)
+        (void)c.result();
 }
 
 int procs(const Args& a) {
     warm_process_pool();
     const auto t0 = Clock::now();
     std::vector<unsync::Unfuture<std::string>> tasks;
-    for (long long i = 0; i < a.n; ++i) tasks.push_back(busy_10ms_cpu());
+    for (long long i = 0; i < a.n; ++i)
+        tasks.push_back(busy_10ms_cpu());
     const std::size_t done = count_done(std::move(tasks)).result();
     const auto t1 = Clock::now();
     return bench::report(a, k_impl, t1 - t0, done == static_cast<std::size_t>(a.n));
@@ -233,9 +255,11 @@ int proc_trivial(const Args& a) {
     const auto t0 = Clock::now();
     std::vector<unsync::Unfuture<int>> calls;
     calls.reserve(static_cast<std::size_t>(a.n));
-    for (long long i = 0; i < a.n; ++i) calls.push_back(identity_cpu(static_cast<int>(i)));
+    for (long long i = 0; i < a.n; ++i)
+        calls.push_back(identity_cpu(static_cast<int>(i)));
     long long sum = 0;
-    for (auto& c : calls) sum += c.result();
+    for (auto& c : calls)
+        sum += c.result();
     const auto t1 = Clock::now();
     return bench::report(a, k_impl, t1 - t0, sum == a.n * (a.n - 1) / 2);
 }
@@ -247,19 +271,30 @@ int main(int argc, char** argv) {
     unsync::serve_if_worker();
     const Args a = bench::parse_args(argc, argv);
     const std::string& w = a.workload;
-    if (w == "procs") return procs(a);
-    if (w == "proc_trivial") return proc_trivial(a);
+    if (w == "procs")
+        return procs(a);
+    if (w == "proc_trivial")
+        return proc_trivial(a);
 
     warm_up();
-    if (w == "spawn") return spawn(a);
-    if (w == "await_chain") return await_chain(a);
-    if (w == "submit") return submit(a);
-    if (w == "pingpong") return pingpong(a);
-    if (w == "then") return then(a);
-    if (w == "timers") return timers(a);
-    if (w == "seed_sleep") return seed_sleep(a);
-    if (w == "seed_then") return seed_then(a);
-    if (w == "seed_mixing") return seed_mixing(a);
+    if (w == "spawn")
+        return spawn(a);
+    if (w == "await_chain")
+        return await_chain(a);
+    if (w == "submit")
+        return submit(a);
+    if (w == "pingpong")
+        return pingpong(a);
+    if (w == "then")
+        return then(a);
+    if (w == "timers")
+        return timers(a);
+    if (w == "seed_sleep")
+        return seed_sleep(a);
+    if (w == "seed_then")
+        return seed_then(a);
+    if (w == "seed_mixing")
+        return seed_mixing(a);
     std::fprintf(stderr, "unsync_bench: unhandled workload '%s'\n", w.c_str());
     return 1;
 }

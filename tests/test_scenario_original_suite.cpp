@@ -253,7 +253,8 @@ unsync::Unfuture<void> sleeper(Calls* calls) {
 // whatever the main thread's scheduling: the order check then depends only on the library.
 unsync::Unfuture<std::vector<unsync::Unfuture<void>>> start_sleepers(Calls* calls, int n) {
     std::vector<unsync::Unfuture<void>> tasks;
-    for (int i = 0; i < n; ++i) tasks.push_back(sleeper(calls));
+    for (int i = 0; i < n; ++i)
+        tasks.push_back(sleeper(calls));
     co_return tasks;
 }
 
@@ -262,7 +263,8 @@ TEST(OriginalDecorator, Parallelism) {
     const auto start = Clock::now();
     auto tasks = start_sleepers(&calls, 100).result();
     ASSERT_EQ(tasks.size(), 100u);
-    for (auto& t : tasks) t.result();
+    for (auto& t : tasks)
+        t.result();
     const auto elapsed = Clock::now() - start;
     ASSERT_EQ(calls.size(), 200u);
     EXPECT_TRUE(std::is_sorted(calls.begin(), calls.end()))
@@ -275,8 +277,10 @@ TEST(OriginalDecorator, ParallelismStartedFromMain) {
     Calls calls;
     const auto start = Clock::now();
     std::vector<unsync::Unfuture<void>> tasks;
-    for (int i = 0; i < 100; ++i) tasks.push_back(sleeper(&calls));
-    for (auto& t : tasks) t.result();
+    for (int i = 0; i < 100; ++i)
+        tasks.push_back(sleeper(&calls));
+    for (auto& t : tasks)
+        t.result();
     const auto elapsed = Clock::now() - start;
     EXPECT_EQ(std::count(calls.begin(), calls.end(), 'a'), 100);
     EXPECT_EQ(std::count(calls.begin(), calls.end(), 'b'), 100);
@@ -379,7 +383,8 @@ std::string non_async_work_args(std::string arg, std::string kwarg) {
 unsync::Unfuture<std::vector<std::string>> wait_all(
     std::vector<unsync::Unfuture<std::string>> futures) {
     std::vector<std::string> results;
-    for (auto& f : futures) results.push_back(co_await f);
+    for (auto& f : futures)
+        results.push_back(co_await f);
     co_return results;
 }
 
@@ -395,21 +400,25 @@ TEST(OriginalThreadExecutor, UnsyncThreadedWithAwait) {
 TEST(OriginalThreadExecutor, UnsyncThreadedMultiple) {
     auto work = unsync::unsync(non_async_work);
     std::vector<unsync::Unfuture<std::string>> futures;
-    for (int i = 0; i < 20; ++i) futures.push_back(work());
+    for (int i = 0; i < 20; ++i)
+        futures.push_back(work());
     const auto start = Clock::now();
     const auto results = wait_all(futures).result();
     EXPECT_LT(Clock::now() - start, 1500ms);  // 2 s if they ran one after another
     ASSERT_EQ(results.size(), 20u);
-    for (const auto& r : results) EXPECT_EQ(r, "faff");
+    for (const auto& r : results)
+        EXPECT_EQ(r, "faff");
 }
 
 TEST(OriginalThreadExecutor, UnsyncThreadedWithArguments) {
     auto work = unsync::unsync(non_async_work_args);
     std::vector<unsync::Unfuture<std::string>> futures;
-    for (int i = 0; i < 20; ++i) futures.push_back(work("fa", "ff"));
+    for (int i = 0; i < 20; ++i)
+        futures.push_back(work("fa", "ff"));
     const auto results = wait_all(futures).result();
     ASSERT_EQ(results.size(), 20u);
-    for (const auto& r : results) EXPECT_EQ(r, "faff");
+    for (const auto& r : results)
+        EXPECT_EQ(r, "faff");
 }
 
 // --- custom event loop ----------------------------------------------------------------------

@@ -76,9 +76,11 @@ TEST(SeedExamples, ThreadExecutor) {
     });
     const auto start = Clock::now();
     std::vector<unsync::Unfuture<std::string>> tasks;
-    for (int i = 0; i < 10; ++i) tasks.push_back(non_async_function(500ms));
+    for (int i = 0; i < 10; ++i)
+        tasks.push_back(non_async_function(500ms));
     std::vector<std::string> results;
-    for (auto& task : tasks) results.push_back(task.result());
+    for (auto& task : tasks)
+        results.push_back(task.result());
     const auto elapsed = Clock::now() - start;
     EXPECT_EQ(results, std::vector<std::string>(10, "Run in parallel!"));
     EXPECT_EQ(max_running.load(), 10);
@@ -94,8 +96,10 @@ TEST(SeedExamples, ThreadExecutorReadmeTimings) {
     });
     const auto start = Clock::now();
     std::vector<unsync::Unfuture<std::string>> tasks;
-    for (int i = 0; i < 10; ++i) tasks.push_back(non_async_function(0.1));
-    for (auto& task : tasks) EXPECT_EQ(task.result(), "Run in parallel!");
+    for (int i = 0; i < 10; ++i)
+        tasks.push_back(non_async_function(0.1));
+    for (auto& task : tasks)
+        EXPECT_EQ(task.result(), "Run in parallel!");
     EXPECT_LT(Clock::now() - start, 1s);
 }
 
@@ -130,7 +134,8 @@ std::pair<int, int> non_async_function_impl(int num) {
     return {num, num + 1};
 }
 
-unsync::Unfuture<std::pair<int, int>> result_continuation(unsync::Unfuture<std::pair<int, int>> task) {
+unsync::Unfuture<std::pair<int, int>> result_continuation(
+    unsync::Unfuture<std::pair<int, int>> task) {
     co_await unsync::sleep(100ms);
     const auto [num, res] = task.result();
     co_return std::make_pair(num, res * 2);
@@ -148,14 +153,15 @@ unsync::Unfuture<std::map<int, int>> result_processor(
 
 TEST(SeedExamples, MixingMethods) {
     const auto non_async_function = unsync::unsync(non_async_function_impl);
-    static_assert(std::is_same_v<decltype(non_async_function(0)),
-                                 unsync::Unfuture<std::pair<int, int>>>);
+    static_assert(
+        std::is_same_v<decltype(non_async_function(0)), unsync::Unfuture<std::pair<int, int>>>);
     const auto start = Clock::now();
     std::vector<unsync::Unfuture<std::pair<int, int>>> tasks;
-    for (int i = 0; i < 10; ++i) tasks.push_back(non_async_function(i).then(result_continuation));
+    for (int i = 0; i < 10; ++i)
+        tasks.push_back(non_async_function(i).then(result_continuation));
     const auto output = result_processor(tasks).result();
     const auto elapsed = Clock::now() - start;
-    const std::map<int, int> expected{{0, 2},  {1, 4},  {2, 6},  {3, 8},   {4, 10},
+    const std::map<int, int> expected{{0, 2},  {1, 4},  {2, 6},  {3, 8},  {4, 10},
                                       {5, 12}, {6, 14}, {7, 16}, {8, 18}, {9, 20}};
     EXPECT_EQ(output, expected);
     // About 0.2 s: 2 s if the ten chains ran one after another, 1.1 s if the continuations
