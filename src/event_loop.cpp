@@ -566,12 +566,9 @@ void EventLoop::stop() noexcept {
     impl.thread.join();
 }
 
+// From a thread other than the loop's (schedule() handles the loop thread itself).
 void EventLoop::post(TaskBase* task) noexcept {
     Impl& impl = *m_impl;
-    if (t_loop == &impl) {
-        impl.ready.push_back(task);
-        return;
-    }
     {
         std::lock_guard lock(impl.remote_mutex);
         if (impl.accepting) {

@@ -31,6 +31,8 @@
 
 #include <unsync/errors.hpp>
 
+#include "detail/intrusive_fifo.hpp"
+
 extern char** environ;
 
 namespace unsync {
@@ -280,8 +282,7 @@ struct ProcessPool::Impl {
     std::vector<std::string> argv;
     mutable std::mutex mutex;
     std::condition_variable cv;
-    ProcessJob* head = nullptr;  // guarded by mutex
-    ProcessJob* tail = nullptr;
+    detail::IntrusiveFifo<ProcessJob> queue;  // guarded by mutex
     bool stopping = false;
     bool started = false;
     std::vector<Slot> slots;
@@ -295,14 +296,10 @@ struct ProcessPool::Impl {
 
 ProcessJob* ProcessPool::Impl::take() {
     std::unique_lock lock(mutex);
-    cv.wait(lock, [this] { return head != nullptr || stopping; });
-    if (!head)
+    cv.wait(lock, [this] { return !queue.empty() || stopping; });
+    if (queue.empty())
         return nullptr;
-    ProcessJob* job = head;
-    head = job->m_next;
-    if (!head)
-        tail = nullptr;
-    return job;
+    return queue.pop();
 }
 
 bool ProcessPool::Impl::spawn(Slot& slot, std::string& error) {
@@ -485,13 +482,7 @@ void ProcessPool::submit_job(ProcessJob* job) noexcept {
                                      "unsync: could not start the process pool's threads")));
                 return;
             }
-            job->m_next = nullptr;
-            if (impl.tail) {
-                impl.tail->m_next = job;
-            } else {
-                impl.head = job;
-            }
-            impl.tail = job;
+            impl.queue.push(job);
             impl.cv.notify_one();
             return;
         }
@@ -507,8 +498,7 @@ void ProcessPool::shutdown() noexcept {
         if (impl.stopping)
             return;
         impl.stopping = true;
-        jobs = std::exchange(impl.head, nullptr);
-        impl.tail = nullptr;
+        jobs = impl.queue.take_all();
     }
     impl.cv.notify_all();
     while (jobs) {

@@ -1,5 +1,7 @@
 #include <unsync/thread_pool.hpp>
 
+#include "detail/intrusive_fifo.hpp"
+
 #include <pthread.h>
 
 #include <algorithm>
@@ -35,9 +37,7 @@ struct ThreadPool::Impl {
     std::condition_variable cv;
     std::condition_variable monitor_cv;
     // Everything below is guarded by mutex.
-    PoolJob* head = nullptr;
-    PoolJob* tail = nullptr;
-    std::size_t queued = 0;
+    detail::IntrusiveFifo<PoolJob> jobs;
     std::size_t idle = 0;
     std::size_t threads = 0;
     std::uint64_t taken = 0;      // calls dequeued so far: the monitor's measure of progress
@@ -51,7 +51,7 @@ struct ThreadPool::Impl {
     void worker(std::list<std::thread>::iterator self);
     void watch();
     bool spawn();  // with mutex held
-    bool saturated() const { return head && idle == 0 && threads < options.max_threads; }
+    bool saturated() const { return !jobs.empty() && idle == 0 && threads < options.max_threads; }
 };
 
 bool ThreadPool::Impl::spawn() {
@@ -74,8 +74,8 @@ void ThreadPool::Impl::watch() {
     while (!stopping) {
         // Woken by a submit whenever calls queue; then it checks every k_stall while they do
         // (an idle thread about to take one is not a stall, but is no reason to stop looking).
-        monitor_cv.wait(lock,
-                        [this] { return stopping || (head && threads < options.max_threads); });
+        monitor_cv.wait(
+            lock, [this] { return stopping || (!jobs.empty() && threads < options.max_threads); });
         const std::uint64_t before = taken;
         monitor_timing = true;
         const bool stop = monitor_cv.wait_for(lock, k_stall, [this] { return stopping; });
@@ -86,7 +86,7 @@ void ThreadPool::Impl::watch() {
         // so every waiting call gets a thread of its own, up to max_threads.
         // Threads still starting will each take a call: they are not stalled.
         if (saturated() && taken == before && starting == 0) {
-            for (std::size_t n = queued; n > 0 && saturated(); --n) {
+            for (std::size_t n = jobs.size(); n > 0 && saturated(); --n) {
                 if (!spawn())
                     break;
             }
@@ -99,7 +99,7 @@ void ThreadPool::Impl::worker(std::list<std::thread>::iterator self) {
     std::unique_lock lock(mutex);
     --starting;
     for (;;) {
-        while (!head) {
+        while (jobs.empty()) {
             if (stopping) {
                 --threads;
                 return;
@@ -107,18 +107,14 @@ void ThreadPool::Impl::worker(std::list<std::thread>::iterator self) {
             ++idle;
             const auto status = cv.wait_for(lock, options.idle_timeout);
             --idle;
-            if (status == std::cv_status::timeout && !head && !stopping) {
+            if (status == std::cv_status::timeout && jobs.empty() && !stopping) {
                 retired.push_back(std::move(*self));
                 workers.erase(self);
                 --threads;
                 return;
             }
         }
-        PoolJob* job = head;
-        head = job->m_next;
-        if (!head)
-            tail = nullptr;
-        --queued;
+        PoolJob* job = jobs.pop();
         ++taken;
         lock.unlock();
         job->m_run(job);
@@ -143,22 +139,13 @@ void ThreadPool::submit_job(PoolJob* job) noexcept {
             job->m_drop(job);
             return;
         }
-        job->m_next = nullptr;
-        if (impl.tail) {
-            impl.tail->m_next = job;
-        } else {
-            impl.head = job;
-        }
-        impl.tail = job;
-        ++impl.queued;
-        if (impl.queued <= impl.idle) {
+        impl.jobs.push(job);
+        if (impl.jobs.size() <= impl.idle) {
             impl.cv.notify_one();
         } else if (impl.threads < impl.eager_limit) {
             // Without a single thread the calls would wait forever: fail them instead.
             if (!impl.spawn() && impl.threads == 0) {
-                stranded = std::exchange(impl.head, nullptr);
-                impl.tail = nullptr;
-                impl.queued = 0;
+                stranded = impl.jobs.take_all();
             }
         } else {
             if (impl.idle > 0)
@@ -188,7 +175,7 @@ void ThreadPool::submit_job(PoolJob* job) noexcept {
 
 void ThreadPool::shutdown() noexcept {
     Impl& impl = *m_impl;
-    PoolJob* jobs = nullptr;
+    PoolJob* dropped = nullptr;
     std::list<std::thread> workers;
     std::vector<std::thread> retired;
     {
@@ -196,9 +183,7 @@ void ThreadPool::shutdown() noexcept {
         if (impl.stopping)
             return;
         impl.stopping = true;
-        jobs = impl.head;
-        impl.head = impl.tail = nullptr;
-        impl.queued = 0;
+        dropped = impl.jobs.take_all();
         workers.swap(impl.workers);
         retired.swap(impl.retired);
     }
@@ -211,10 +196,10 @@ void ThreadPool::shutdown() noexcept {
             impl.monitor.join();
         }
     }
-    while (jobs) {
-        PoolJob* next = jobs->m_next;
-        jobs->m_drop(jobs);
-        jobs = next;
+    while (dropped) {
+        PoolJob* next = dropped->m_next;
+        dropped->m_drop(dropped);
+        dropped = next;
     }
     for (auto& t : retired)
         t.join();

@@ -476,36 +476,25 @@ Unfuture<Out> then_task(RunWhenCancelled, Unfuture<T> source, F cont) {
                 src.cancel();
         }
     } cancel_source{src};
-    if constexpr (Kind == 1) {
-        co_await src.when_done();
-        if constexpr (IsUnfuture<
-                          std::remove_cvref_t<std::invoke_result_t<F&, Unfuture<T>&>>>::value) {
-            co_return co_await std::invoke(fn, src);
-        } else if constexpr (std::is_void_v<Out>) {
-            std::invoke(fn, src);
+    co_await src.when_done();
+    // The continuation's call, with the source (the seed's style) or its value; a failed source
+    // rethrows here for a value-taking continuation. The source is done: result() does not block.
+    auto call = [&]() -> decltype(auto) {
+        if constexpr (Kind == 1) {
+            return std::invoke(fn, src);
+        } else if constexpr (std::is_void_v<T>) {
+            std::move(src).result();
+            return std::invoke(fn);
         } else {
-            co_return std::invoke(fn, src);
+            return std::invoke(fn, std::move(src).result());
         }
+    };
+    if constexpr (IsUnfuture<std::remove_cvref_t<decltype(call())>>::value) {
+        co_return co_await call();
+    } else if constexpr (std::is_void_v<Out>) {
+        call();
     } else {
-        using R = typename ContinuationResult<T, F, 2>::type;
-        if constexpr (std::is_void_v<T>) {
-            co_await std::move(src);
-            if constexpr (IsUnfuture<std::remove_cvref_t<R>>::value) {
-                co_return co_await std::invoke(fn);
-            } else if constexpr (std::is_void_v<Out>) {
-                std::invoke(fn);
-            } else {
-                co_return std::invoke(fn);
-            }
-        } else {
-            if constexpr (IsUnfuture<std::remove_cvref_t<R>>::value) {
-                co_return co_await std::invoke(fn, co_await std::move(src));
-            } else if constexpr (std::is_void_v<Out>) {
-                std::invoke(fn, co_await std::move(src));
-            } else {
-                co_return std::invoke(fn, co_await std::move(src));
-            }
-        }
+        co_return call();
     }
 }
 

@@ -42,8 +42,6 @@ public:
         }
     }
 
-    const F& callable() const noexcept { return m_fn; }
-
 private:
     template <class... A>
     static constexpr bool returns_unfuture() {

@@ -200,18 +200,11 @@ bool StateBase::cancel() noexcept {
 }
 
 void StateBase::complete() noexcept {
-    if (!on_loop_thread()) {
-        // Counted before publish() takes the list: whoever fails to unlink a waiter then sees it.
+    // Off the loop thread, the waiters are in transit until schedule() has handed them over:
+    // counted before publish() takes the list, so whoever fails to unlink a waiter sees it.
+    const bool handoff = !on_loop_thread();
+    if (handoff)
         g_handoffs.fetch_add(1, std::memory_order_seq_cst);
-        Waiter* w = publish();
-        while (w) {
-            Waiter* next = w->m_next;
-            schedule(w->m_task);
-            w = next;
-        }
-        g_handoffs.fetch_sub(1, std::memory_order_release);
-        return;
-    }
     Waiter* w = publish();
     while (w) {
         // Read the link first: once scheduled, the waiter may resume and its frame go away.
@@ -219,6 +212,8 @@ void StateBase::complete() noexcept {
         schedule(w->m_task);
         w = next;
     }
+    if (handoff)
+        g_handoffs.fetch_sub(1, std::memory_order_release);
 }
 
 }  // namespace unsync::detail

@@ -66,27 +66,28 @@ private:
             return (*self.m_fn)();
         }
     }
+    // Completes a call that has not started with cancelled_error; false if it started (or was
+    // already cancelled). acq_rel: elects this or the runner, as in run().
+    bool cancel_queued(const char* why) noexcept {
+        int expected = queued;
+        if (!m_phase.compare_exchange_strong(expected, cancelled, std::memory_order_acq_rel))
+            return false;
+        this->set_error(make_cancelled(why));
+        this->complete();
+        return true;
+    }
     static void drop(PoolJob* job) noexcept {
         auto* self = static_cast<PoolTask*>(job);
-        int expected = queued;
-        if (self->m_phase.compare_exchange_strong(expected, cancelled, std::memory_order_acq_rel)) {
-            self->set_error(
-                make_cancelled("unsync: the thread pool shut down before the call ran"));
-            self->complete();
-        }
+        self->cancel_queued("unsync: the thread pool shut down before the call ran");
         self->release();
     }
     static bool cancel(StateBase* s) noexcept {
         auto* self = static_cast<PoolTask*>(s);
-        int expected = queued;
-        if (self->m_phase.compare_exchange_strong(expected, cancelled, std::memory_order_acq_rel)) {
-            // Dropped: the pool thread that dequeues it only releases it.
-            self->set_error(make_cancelled("unsync: cancelled before the call started"));
-            self->complete();
+        // Dropped: the pool thread that dequeues it only releases it.
+        if (self->cancel_queued("unsync: cancelled before the call started"))
             return true;
-        }
         if constexpr (Stoppable) {
-            if (expected == running) {
+            if (self->m_phase.load(std::memory_order_acquire) == running) {
                 self->m_stop.request_stop();
                 return true;
             }
