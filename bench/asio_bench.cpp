@@ -259,9 +259,7 @@ int seed_mixing(const Args& a) {
     }
     done.get();
     const auto t1 = Clock::now();
-    bool ok = !failed && output.size() == static_cast<std::size_t>(a.n);
-    for (const auto& [num, res] : output)
-        ok = ok && res == 2 * (num + 1);
+    const bool ok = !failed && bench::mixing_ok(output, a.n);
     return bench::report(a, k_impl, t1 - t0, ok);
 }
 

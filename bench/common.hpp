@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -91,6 +92,14 @@ inline long long longest_sleep_ms(long long n) {
     for (long long i = 0; i < n && i < 101; ++i)
         m = sleep_ms_of(i) > m ? sleep_ms_of(i) : m;
     return m;
+}
+
+// The seed's mixing example is right when the dict is {i: 2 * (i + 1)} for i in range(n).
+inline bool mixing_ok(const std::map<int, int>& output, long long n) {
+    bool ok = output.size() == static_cast<std::size_t>(n);
+    for (const auto& [num, res] : output)
+        ok = ok && res == 2 * (num + 1);
+    return ok;
 }
 
 }  // namespace bench

@@ -201,9 +201,7 @@ int seed_mixing(const Args& a) {
     }
     const std::map<int, int> output = result_processor(std::move(tasks)).result();
     const auto t1 = Clock::now();
-    bool ok = output.size() == static_cast<std::size_t>(a.n);
-    for (const auto& [num, res] : output)
-        ok = ok && res == 2 * (num + 1);
+    const bool ok = bench::mixing_ok(output, a.n);
     return bench::report(a, k_impl, t1 - t0, ok);
 }
 
