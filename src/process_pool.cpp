@@ -272,14 +272,14 @@ struct ProcessPool::Impl {
         std::thread proxy;
     };
 
-    explicit Impl(ProcessPoolOptions o) : options(o), argv(own_command_line()) {
+    explicit Impl(ProcessPoolOptions o) : options(o) {
         if (options.size == 0)
             options.size = std::max(1u, std::thread::hardware_concurrency());
         slots = std::vector<Slot>(options.size);
     }
 
     ProcessPoolOptions options;
-    std::vector<std::string> argv;
+    std::vector<std::string> argv;  // the workers' command line, read with the first call
     mutable std::mutex mutex;
     std::condition_variable cv;
     detail::IntrusiveFifo<ProcessJob> queue;  // guarded by mutex
@@ -466,6 +466,7 @@ void ProcessPool::submit_job(ProcessJob* job) noexcept {
                 // worker is spawned by its proxy thread, which outlives it: the worker's
                 // parent-death signal is tied to the thread that spawned it.
                 impl.started = true;
+                impl.argv = own_command_line();
                 for (auto& slot : impl.slots) {
                     try {
                         slot.proxy = std::thread([&impl, &slot] { impl.proxy(slot); });
