@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <deque>
 #include <mutex>
 #include <ostream>
 #include <sstream>
@@ -26,6 +25,7 @@
 #include <unsync/use_unfuture.hpp>
 
 #include "detail/cpu_relax.hpp"
+#include "detail/intrusive_fifo.hpp"
 
 namespace unsync {
 
@@ -62,7 +62,7 @@ struct EventLoop::Impl {
     std::thread::id thread_id;
 
     // Loop thread only.
-    std::deque<TaskBase*> ready;
+    detail::IntrusiveFifo<TaskBase, &TaskBase::m_queue_next> ready;
     std::vector<Timer> timers;     // a min-heap on (deadline, seq)
     std::size_t stale_timers = 0;  // entries of cancelled sleeps still in the heap
     std::uint64_t timer_seq = 0;
@@ -90,21 +90,26 @@ struct EventLoop::Impl {
 
     std::vector<TaskBase*> cancels;  // loop thread: cancellation requests to act on
 
-    // Other threads hand tasks over here.
-    std::mutex remote_mutex;
-    std::vector<TaskBase*> remote;          // guarded by remote_mutex
-    std::vector<TaskBase*> remote_cancels;  // guarded by remote_mutex
-    std::vector<TaskBase*> incoming;        // loop thread: swapped with remote to take a batch
-    bool accepting = true;                  // guarded by remote_mutex
+    // Other threads hand tasks over here, without a lock.
+    TaskBase remote_stub{nullptr, nullptr, "(queue stub)"};
+    detail::IntrusiveMpscQueue<TaskBase, &TaskBase::m_queue_next> remote{remote_stub};
+    // Set once the loop has taken its last task: a task posted later is handled by its poster
+    // (drain_late), which sees this because it loads it after its push (both seq_cst).
+    std::atomic<bool> closed{false};
+    detail::SpinLock late_lock;  // one consumer of `remote` at a time once closed
+    // Cancellation requests from other threads (rare): a locked vector.
+    detail::SpinLock remote_lock;
+    std::vector<TaskBase*> remote_cancels;  // guarded by remote_lock
+    bool accepting = true;                  // guarded by remote_lock
     // seq_cst on both: the loop stores true then checks `remote`; a producer pushes to `remote`
     // then loads this. One of the two always sees the other, so no wake-up is lost.
     std::atomic<bool> sleeping{false};
     // True while a wake-up handler is queued in io and has not run: avoids flooding io.
     std::atomic<bool> wake_pending{false};
     std::atomic<bool> stop_requested{false};
-    // Set (under remote_mutex) when remote or remote_cancels gains an entry: lets the loop skip
-    // the lock when nothing came in.
-    std::atomic<bool> remote_pending{false};
+    // Set (under remote_lock) when remote_cancels gains an entry: lets the loop skip the lock
+    // when nothing came in. seq_cst: pairs with `sleeping` as the queue does.
+    std::atomic<bool> cancels_pending{false};
 
     void run();
     void run_task(TaskBase* t) noexcept;
@@ -116,6 +121,11 @@ struct EventLoop::Impl {
     void purge_stale_timers() noexcept;
     void wake_timer(const Timer& timer) noexcept;
     void take_remote();
+    bool has_remote() const noexcept {
+        return !remote.empty() || cancels_pending.load(std::memory_order_seq_cst);
+    }
+    void drain_late() noexcept;
+    void close() noexcept;
     void fire_timers();
     void sleep_until_work();
     void drain();
@@ -309,7 +319,7 @@ void EventLoop::Impl::write_tasks(std::ostream& out) const {
         out << '\n';
     }
     std::size_t queued = 0;
-    for (const TaskBase* t : ready) {
+    for (const TaskBase* t = ready.front(); t; t = decltype(ready)::next(t)) {
         if (t->m_started)
             continue;
         ++queued;
@@ -319,24 +329,39 @@ void EventLoop::Impl::write_tasks(std::ostream& out) const {
 }
 
 void EventLoop::Impl::take_remote() {
-    // Acquire: pairs with the release store of producers; the lock below orders the rest.
-    if (!remote_pending.load(std::memory_order_acquire))
+    while (TaskBase* t = remote.pop())
+        ready.push(t);
+    // Acquire: pairs with the store of a requester; the lock below orders the rest.
+    if (!cancels_pending.load(std::memory_order_acquire))
         return;
+    std::lock_guard lock(remote_lock);
+    cancels_pending.store(false, std::memory_order_relaxed);
+    cancels.insert(cancels.end(), remote_cancels.begin(), remote_cancels.end());
+    remote_cancels.clear();
+}
+
+// A task posted after the loop closed: its poster takes it (and any other late one) back out.
+// A task that never ran fails with cancelled_error; one that did was cancelled at shutdown and
+// cannot be waiting for anything that would post it.
+void EventLoop::Impl::drain_late() noexcept {
+    detail::IntrusiveFifo<TaskBase, &TaskBase::m_queue_next> late;
     {
-        std::lock_guard lock(remote_mutex);
-        remote_pending.store(false, std::memory_order_relaxed);
-        incoming.swap(remote);
-        cancels.insert(cancels.end(), remote_cancels.begin(), remote_cancels.end());
-        remote_cancels.clear();
+        std::lock_guard lock(late_lock);
+        while (TaskBase* t = remote.pop())
+            late.push(t);
     }
-    ready.insert(ready.end(), incoming.begin(), incoming.end());
-    incoming.clear();
+    // Outside the lock: completing a task may post its waiters, which comes back here.
+    while (!late.empty()) {
+        TaskBase* t = late.pop();
+        if (!t->m_started)
+            abandon(t);
+    }
 }
 
 void EventLoop::Impl::wake_timer(const Timer& timer) noexcept {
     if (timer.task->m_sleep_seq == timer.seq) {
         timer.task->m_sleep_seq = 0;
-        ready.push_back(timer.task);
+        ready.push(timer.task);
     } else {
         --stale_timers;
     }
@@ -386,12 +411,12 @@ void EventLoop::Impl::process_cancels() noexcept {
                 // Cancellation reaches what the task awaits (asyncio does the same); when that
                 // cannot be cancelled, the task alone leaves the wait.
                 if (!awaited->cancel() && awaited->remove_waiter(t->m_wait_node)) {
-                    ready.push_back(t);
+                    ready.push(t);
                 }
             } else if (t->m_sleep_seq != 0) {
                 t->m_sleep_seq = 0;  // its timer entry is now stale
                 ++stale_timers;
-                ready.push_back(t);
+                ready.push(t);
             }
             // Otherwise it is running or ready to run: its next suspension throws.
         }
@@ -403,20 +428,15 @@ void EventLoop::Impl::sleep_until_work() {
     // Work handed over within microseconds (a caller blocking on a round trip) is picked up by a
     // short spin, without the wake-up's system calls on either side. Bounded: an idle loop sleeps.
     const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
-    for (unsigned i = 1; !remote_pending.load(std::memory_order_acquire); ++i) {
+    for (unsigned i = 1; !has_remote(); ++i) {
         detail::cpu_relax();
         if (i % 64 == 0 && std::chrono::steady_clock::now() >= spin_until)
             break;
     }
-    if (remote_pending.load(std::memory_order_acquire))
+    if (has_remote())
         return;
     sleeping.store(true, std::memory_order_seq_cst);
-    bool has_remote = false;
-    {
-        std::lock_guard lock(remote_mutex);
-        has_remote = !remote.empty() || !remote_cancels.empty();
-    }
-    if (!has_remote && !stop_requested.load(std::memory_order_seq_cst)) {
+    if (!has_remote() && !stop_requested.load(std::memory_order_seq_cst)) {
         if (!timers.empty() && (!armed_pending || armed != timers.front().deadline)) {
             armed = timers.front().deadline;
             armed_pending = true;
@@ -446,11 +466,8 @@ void EventLoop::Impl::run() {
         // Run what is ready now; what these tasks schedule waits for the next turn.
         std::size_t n = ready.size();
         unpolled += n;
-        for (; n > 0 && !ready.empty(); --n) {
-            TaskBase* t = ready.front();
-            ready.pop_front();
-            run_task(t);
-        }
+        for (; n > 0 && !ready.empty(); --n)
+            run_task(ready.pop());
         if (ready.empty() && cancels.empty()) {
             // Idle: the wait runs I/O handlers as they come.
             io.poll();
@@ -477,7 +494,7 @@ void EventLoop::Impl::drain() {
     for (TaskBase* t = registry; t; t = t->m_next) {
         t->m_cancelled = true;
         if (t->m_wait_state && t->m_wait_state->remove_waiter(t->m_wait_node)) {
-            ready.push_back(t);
+            ready.push(t);
         }
     }
     while (!timers.empty())
@@ -487,11 +504,8 @@ void EventLoop::Impl::drain() {
     for (;;) {
         take_remote();
         process_cancels();
-        while (!ready.empty()) {
-            TaskBase* t = ready.front();
-            ready.pop_front();
-            run_task(t);
-        }
+        while (!ready.empty())
+            run_task(ready.pop());
         io.poll();
         if (detail::handoffs_in_flight() != 0) {
             // Another thread is handing over a task right now; it takes microseconds.
@@ -502,12 +516,21 @@ void EventLoop::Impl::drain() {
         // closes the list, so no new one can start, and polls what that cancelled.
         if (ambient && cancel_asio_ops(ready.empty() && cancels.empty()) != 0)
             continue;
-        std::lock_guard lock(remote_mutex);
-        if (remote.empty() && remote_cancels.empty() && ready.empty() && cancels.empty()) {
-            accepting = false;
+        if (!has_remote() && ready.empty() && cancels.empty()) {
+            close();
             break;
         }
     }
+}
+
+void EventLoop::Impl::close() noexcept {
+    {
+        std::lock_guard lock(remote_lock);
+        accepting = false;
+    }
+    // seq_cst: see `closed`. Whatever was posted before a poster could see it is taken here.
+    closed.store(true, std::memory_order_seq_cst);
+    drain_late();
 }
 
 EventLoop::EventLoop() : m_impl(std::make_unique<Impl>()) {}
@@ -553,8 +576,7 @@ void EventLoop::stop() noexcept {
     if (impl.stop_requested.exchange(true, std::memory_order_seq_cst))
         return;
     if (!impl.thread.joinable()) {
-        std::lock_guard lock(impl.remote_mutex);
-        impl.accepting = false;
+        impl.close();
         return;
     }
     impl.wake();
@@ -569,33 +591,55 @@ void EventLoop::stop() noexcept {
 // From a thread other than the loop's (schedule() handles the loop thread itself).
 void EventLoop::post(TaskBase* task) noexcept {
     Impl& impl = *m_impl;
-    {
-        std::lock_guard lock(impl.remote_mutex);
-        if (impl.accepting) {
-            impl.remote.push_back(task);
-            impl.remote_pending.store(true, std::memory_order_release);
-            task = nullptr;
-        }
-    }
-    if (!task) {
-        if (impl.sleeping.load(std::memory_order_seq_cst))
-            impl.wake();
+    impl.remote.push(task);
+    // seq_cst, after the push: either the loop's last look sees the task, or this sees `closed`.
+    if (impl.closed.load(std::memory_order_seq_cst)) {
+        impl.drain_late();
         return;
     }
-    // The loop is gone. A task that never ran fails with cancelled_error; one that did was
-    // cancelled at shutdown and cannot be waiting here.
-    if (!task->m_started)
-        abandon(task);
+    if (impl.sleeping.load(std::memory_order_seq_cst))
+        impl.wake();
 }
 
 namespace detail {
 
 void schedule(TaskBase* task) noexcept {
     if (EventLoop::Impl* impl = t_loop) {
-        impl->ready.push_back(task);
+        impl->ready.push(task);
         return;
     }
     unsync::loop().post(task);
+}
+
+// Running the awaited task at once gives the order the loop would have given, as long as nothing
+// else is ready: the loop would have run the child next, then the parent when the child finished
+// (after whatever the child queued meanwhile). Only work arriving from elsewhere (other threads,
+// timers, I/O) can be ordered differently, and its timing was never fixed. The k_tasks_per_poll
+// budget bounds how long the parent keeps the loop (and how deep the nesting goes) before I/O,
+// timers and other threads get a turn. Debug mode times each task's step on its own, so it
+// keeps the queue.
+InlineStart start_inline(TaskBase* child, TaskBase* parent) noexcept {
+    EventLoop::Impl* impl = t_loop;
+    if (!impl || impl->draining || impl->slow_step.count() != 0 || impl->ready.size() != 1 ||
+        impl->ready.front() != child || !impl->cancels.empty() || child->m_started ||
+        impl->unpolled >= EventLoop::Impl::k_tasks_per_poll) {
+        return InlineStart::not_run;
+    }
+    // Relaxed: a request racing with this load is handled at the child's next suspension, as it
+    // would be for a child already running.
+    if (child->m_cancelled || child->m_cancel_requested.load(std::memory_order_relaxed))
+        return InlineStart::not_run;
+    impl->ready.pop();
+    ++impl->unpolled;
+    impl->run_task(child);
+    impl->current = parent;
+    // The child's frame is still there: the parent's Unfuture holds a reference to it.
+    if (!child->m_state->done())
+        return InlineStart::waiting;
+    if (impl->ready.empty() && impl->cancels.empty())
+        return InlineStart::resume_now;
+    impl->ready.push(parent);
+    return InlineStart::queued;
 }
 
 bool on_loop_thread() noexcept {
@@ -632,10 +676,10 @@ bool request_cancel(TaskBase* task) noexcept {
     }
     EventLoop::Impl& impl = *unsync::loop().m_impl;
     {
-        std::lock_guard lock(impl.remote_mutex);
+        std::lock_guard lock(impl.remote_lock);
         if (impl.accepting) {
             impl.remote_cancels.push_back(task);
-            impl.remote_pending.store(true, std::memory_order_release);
+            impl.cancels_pending.store(true, std::memory_order_seq_cst);
             task = nullptr;
         }
     }

@@ -59,9 +59,9 @@ struct FinalAwaiter {
 template <class T>
 class PromiseCommon : public State<T>, public TaskBase {
 public:
-    // One reference for the running coroutine; get_return_object() adds the caller's.
+    // One reference for the running coroutine, one for the Unfuture get_return_object() makes.
     explicit PromiseCommon(FunctionName fn) noexcept
-        : State<T>(&destroy_frame, 1, StateBase::k_claimed | StateBase::k_task, &cancel_task),
+        : State<T>(&destroy_frame, 2, StateBase::k_claimed | StateBase::k_task, &cancel_task),
           TaskBase(nullptr, this, fn.m_name) {}
 
     Unfuture<T> get_return_object() noexcept;
@@ -153,6 +153,20 @@ public:
         m_task = &task;
         if (task.m_cancelled)
             return false;
+        if (m_state->is_task()) {
+            // An awaited task that is next in the ready queue runs now, without a round trip
+            // through the loop (see start_inline for when that keeps the order exact).
+            auto* child = static_cast<PromiseCommon<T>*>(m_state);
+            switch (start_inline(child, &task)) {
+                case InlineStart::resume_now:
+                    return false;
+                case InlineStart::queued:
+                    return true;
+                case InlineStart::not_run:
+                case InlineStart::waiting:
+                    break;
+            }
+        }
         task.m_wait_state = m_state;
         task.m_wait_node = this;
         if (m_state->add_waiter(this))
@@ -458,7 +472,6 @@ template <class T>
 Unfuture<T> PromiseCommon<T>::get_return_object() noexcept {
     // The handle is taken from the most derived promise type, as from_promise requires.
     m_handle = std::coroutine_handle<Promise<T>>::from_promise(static_cast<Promise<T>&>(*this));
-    this->add_ref();
     return Unfuture<T>(this, typename Unfuture<T>::Adopt{});
 }
 

@@ -1,21 +1,27 @@
 #pragma once
-// The job queue of both pools: a FIFO threaded through the jobs' own m_next, so queueing a call
-// allocates nothing. Not synchronized: its owner guards it with a mutex.
+// FIFOs threaded through the nodes' own link field, so queueing allocates nothing.
+// IntrusiveFifo is not synchronized (the pools guard theirs with a mutex, the loop's ready queue
+// is its thread's alone); IntrusiveMpscQueue takes nodes from any thread and gives them to one.
 
+#include <atomic>
 #include <cstddef>
+#include <type_traits>
 
 namespace unsync::detail {
 
-template <class Node>
+// Link is a pointer to the node's link member: a Node* or a std::atomic<Node*> (then used with
+// relaxed order, as the queue itself is not shared).
+template <class Node, auto Link = &Node::m_next>
 class IntrusiveFifo {
 public:
     bool empty() const noexcept { return m_head == nullptr; }
     std::size_t size() const noexcept { return m_size; }
+    Node* front() const noexcept { return m_head; }
 
     void push(Node* node) noexcept {
-        node->m_next = nullptr;
+        set_next(node, nullptr);
         if (m_tail) {
-            m_tail->m_next = node;
+            set_next(m_tail, node);
         } else {
             m_head = node;
         }
@@ -25,13 +31,13 @@ public:
     // Precondition: not empty.
     Node* pop() noexcept {
         Node* node = m_head;
-        m_head = node->m_next;
+        m_head = next(node);
         if (!m_head)
             m_tail = nullptr;
         --m_size;
         return node;
     }
-    // Empties the queue; the nodes stay linked through m_next.
+    // Empties the queue; the nodes stay linked.
     Node* take_all() noexcept {
         Node* all = m_head;
         m_head = m_tail = nullptr;
@@ -39,10 +45,91 @@ public:
         return all;
     }
 
+    static Node* next(const Node* node) noexcept {
+        if constexpr (k_atomic) {
+            return (node->*Link).load(std::memory_order_relaxed);
+        } else {
+            return node->*Link;
+        }
+    }
+
 private:
+    static constexpr bool k_atomic =
+        !std::is_same_v<std::remove_cvref_t<decltype(std::declval<Node&>().*Link)>, Node*>;
+    static void set_next(Node* node, Node* next) noexcept {
+        if constexpr (k_atomic) {
+            (node->*Link).store(next, std::memory_order_relaxed);
+        } else {
+            node->*Link = next;
+        }
+    }
+
     Node* m_head = nullptr;
     Node* m_tail = nullptr;
     std::size_t m_size = 0;
+};
+
+// Many producers, one consumer, no lock (D. Vyukov's intrusive MPSC queue). A push is one
+// exchange; the consumer only reads the links the producers wrote. Link: a std::atomic<Node*>.
+template <class Node, auto Link>
+class IntrusiveMpscQueue {
+public:
+    // The stub is a node the queue owns, so that it is never empty of nodes.
+    explicit IntrusiveMpscQueue(Node& stub) noexcept : m_stub(&stub), m_head(&stub), m_tail(&stub) {
+        link(m_stub).store(nullptr, std::memory_order_relaxed);
+    }
+
+    void push(Node* node) noexcept {
+        link(node).store(nullptr, std::memory_order_relaxed);
+        // seq_cst: callers pair the exchange with a seq_cst load of the consumer's "sleeping"
+        // flag; acquire/release alone would let both miss each other. The release part
+        // publishes the node to the consumer through prev's link below.
+        Node* prev = m_head.exchange(node, std::memory_order_seq_cst);
+        // Release: the consumer that reads this link sees the node's contents.
+        link(prev).store(node, std::memory_order_release);
+    }
+
+    // Consumer only. Null when empty or when a producer is between its exchange and its link
+    // store (then not empty(): the caller tries again later).
+    Node* pop() noexcept {
+        Node* tail = m_tail;
+        // Acquire on every link load: pairs with the release store in push().
+        Node* next = link(tail).load(std::memory_order_acquire);
+        if (tail == m_stub) {
+            if (!next)
+                return nullptr;
+            m_tail = tail = next;
+            next = link(next).load(std::memory_order_acquire);
+        }
+        if (next) {
+            m_tail = next;
+            return tail;
+        }
+        // tail is the last node linked; if it is not the newest, a producer is mid-push.
+        if (tail != m_head.load(std::memory_order_acquire))
+            return nullptr;
+        push(m_stub);
+        next = link(tail).load(std::memory_order_acquire);
+        if (next) {
+            m_tail = next;
+            return tail;
+        }
+        return nullptr;
+    }
+
+    // Consumer only. seq_cst: see push().
+    bool empty() const noexcept {
+        return m_tail == m_stub && link(m_stub).load(std::memory_order_acquire) == nullptr &&
+               m_head.load(std::memory_order_seq_cst) == m_stub;
+    }
+
+private:
+    static std::atomic<Node*>& link(Node* node) noexcept { return node->*Link; }
+
+    Node* const m_stub;
+    // Producers: the newest node. Its own cache line, away from the consumer's m_tail.
+    alignas(64) std::atomic<Node*> m_head;
+    alignas(64) Node* m_tail;  // consumer only: the oldest node
 };
 
 }  // namespace unsync::detail

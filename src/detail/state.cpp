@@ -9,6 +9,7 @@
 #include <climits>
 #include <ctime>
 #include <thread>
+#include <utility>
 
 #include "detail/cpu_relax.hpp"
 
@@ -99,18 +100,13 @@ bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) const
 
 void StateBase::lock() noexcept {
     std::uint32_t w = m_word.load(std::memory_order_relaxed);
-    for (unsigned spins = 0;; ++spins) {
+    // The lock is held for a few pointer writes.
+    for (Backoff backoff;; backoff.pause()) {
         // Acquire: the holder before us published its changes to m_waiters with release.
         if ((w & k_locked) == 0 &&
             m_word.compare_exchange_weak(w, w | k_locked, std::memory_order_acquire,
                                          std::memory_order_relaxed)) {
             return;
-        }
-        // The lock is held for a few pointer writes; yield only if its holder was preempted.
-        if (spins < 64) {
-            cpu_relax();
-        } else {
-            std::this_thread::yield();
         }
         w = m_word.load(std::memory_order_relaxed);
     }
@@ -154,16 +150,22 @@ bool StateBase::remove_waiter(Waiter* w) noexcept {
 }
 
 Waiter* StateBase::publish() noexcept {
-    lock();
-    Waiter* list = m_waiters;
-    m_waiters = nullptr;
+    // One RMW: k_done is set as soon as no one holds the lock. From then on add_waiter and
+    // remove_waiter see k_done under their lock and leave m_waiters alone, so it can be read
+    // without taking the lock; the acquire saw the last holder's release of its changes.
     std::uint32_t w = m_word.load(std::memory_order_relaxed);
-    // Release: the result written before this is visible to whoever sees k_done (acquire).
-    while (!m_word.compare_exchange_weak(w, (w | k_done) & ~k_locked, std::memory_order_acq_rel,
+    for (Backoff backoff;; backoff.pause()) {
+        // acq_rel: release publishes the result to whoever sees k_done (acquire).
+        if ((w & k_locked) == 0 &&
+            m_word.compare_exchange_weak(w, w | k_done, std::memory_order_acq_rel,
                                          std::memory_order_relaxed)) {
+            break;
+        }
+        w = m_word.load(std::memory_order_relaxed);
     }
     if (w & k_sleepers)
         futex_wake_all(&m_word);
+    Waiter* list = std::exchange(m_waiters, nullptr);
     // Waiters were pushed at the head; reverse so they resume in the order they awaited.
     Waiter* ordered = nullptr;
     while (list) {

@@ -33,6 +33,14 @@ struct Waiter {
 UNSYNC_EXPORT void schedule(TaskBase* task) noexcept;
 UNSYNC_EXPORT bool on_loop_thread() noexcept;
 UNSYNC_EXPORT std::coroutine_handle<> task_finished(TaskBase* task) noexcept;
+// What start_inline did with a task that `parent` awaits before the task has started.
+enum class InlineStart {
+    not_run,     // the caller waits for it as usual
+    resume_now,  // it ran to its end and nothing else is ready: the caller goes on at once
+    queued,      // it ran to its end and other tasks are ready: the caller was queued after them
+    waiting,     // it ran until it suspended; the caller waits for it as usual
+};
+UNSYNC_EXPORT InlineStart start_inline(TaskBase* child, TaskBase* parent) noexcept;
 // False when the deadline passed.
 UNSYNC_EXPORT bool futex_wait_until(const std::atomic<std::uint32_t>* word, std::uint32_t expected,
                                     std::chrono::steady_clock::time_point deadline) noexcept;
@@ -83,9 +91,13 @@ public:
     // Relaxed: a new owner is made from an existing one, which already keeps the state alive.
     void add_ref() noexcept { m_refs.fetch_add(1, std::memory_order_relaxed); }
     void release() noexcept {
+        // A count of 1 seen with acquire means we are the only owner: nobody else can add or
+        // drop a reference (that takes holding one), so the RMW can be skipped. Otherwise
         // acq_rel: the last owner must see every other owner's writes before destroying.
-        if (m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+        if (m_refs.load(std::memory_order_acquire) == 1 ||
+            m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
             m_destroy(this);
+        }
     }
     // Acquire: pairs with release() so that a count of 1 means no other owner touches the state.
     std::uint32_t use_count() const noexcept { return m_refs.load(std::memory_order_acquire); }
@@ -208,6 +220,9 @@ public:
     StateBase* m_state;
     const char* m_function;
     std::atomic<std::string*> m_name{nullptr};
+    // The ready queue or the queue from other threads, whichever the task is in: a task is
+    // scheduled once per suspension, so it is in at most one.
+    std::atomic<TaskBase*> m_queue_next{nullptr};
     // Everything below is touched only on the loop thread.
     TaskBase* m_prev = nullptr;  // registry of started tasks, for shutdown
     TaskBase* m_next = nullptr;
