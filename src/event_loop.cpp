@@ -35,7 +35,8 @@ using detail::TaskBase;
 namespace {
 
 // A sleeping task. The entry holds a reference to the task's state, so an entry made stale by
-// cancellation (the task's m_sleep_seq moved on) never points to a freed frame.
+// cancellation (the task no longer sleeps with that sequence number) never points to a freed
+// frame.
 struct Timer {
     std::chrono::steady_clock::time_point deadline;
     std::uint64_t seq;  // equal deadlines fire in the order they were set; never 0
@@ -45,12 +46,23 @@ struct Timer {
     }
 };
 
+// The sleep a task is suspended in, if any.
+detail::SleepWaiter* sleep_of(const TaskBase* t) noexcept {
+    detail::Waiter* w = t->m_wait_node;
+    return w && !w->m_awaited ? static_cast<detail::SleepWaiter*>(w) : nullptr;
+}
+
+// False for the entry of a sleep that was cancelled.
+bool is_current(const Timer& timer) noexcept {
+    const detail::SleepWaiter* sleep = sleep_of(timer.task);
+    return sleep && sleep->m_seq == timer.seq;
+}
+
 // Completes a task that never started with cancelled_error and drops its running reference.
 void abandon(TaskBase* t) noexcept {
-    t->m_state->set_error(
+    t->state()->set_error(
         detail::make_cancelled("unsync: the runtime shut down before the task started"));
-    t->m_state->complete();
-    t->m_state->release();
+    t->state()->complete(true);
 }
 
 }  // namespace
@@ -91,7 +103,7 @@ struct EventLoop::Impl {
     std::vector<TaskBase*> cancels;  // loop thread: cancellation requests to act on
 
     // Other threads hand tasks over here, without a lock.
-    TaskBase remote_stub{nullptr, nullptr, "(queue stub)"};
+    TaskBase remote_stub{"(queue stub)"};
     detail::IntrusiveMpscQueue<TaskBase, &TaskBase::m_queue_next> remote{remote_stub};
     // Set once the loop has taken its last task: a task posted later is handled by its poster
     // (drain_late), which sees this because it loads it after its push (both seq_cst).
@@ -242,7 +254,7 @@ void EventLoop::Impl::run_task(TaskBase* t) noexcept {
     }
     current = t;
     if (slow_step.count() == 0) {
-        t->m_handle.resume();
+        t->handle().resume();
     } else {
         resume_timed(t);
     }
@@ -253,7 +265,7 @@ void EventLoop::Impl::resume_timed(TaskBase* t) noexcept {
     // The name is read before the step: a task that finishes in it is gone afterwards.
     const std::string name = t->display_name();
     const auto start = std::chrono::steady_clock::now();
-    t->m_handle.resume();
+    t->handle().resume();
     const auto took = std::chrono::steady_clock::now() - start;
     stepped_since_beat += took;
     if (took >= slow_step) {
@@ -290,23 +302,25 @@ void EventLoop::Impl::on_heartbeat() {
 void EventLoop::Impl::write_tasks(std::ostream& out) const {
     std::unordered_map<const StateBase*, const TaskBase*> by_state;
     for (const TaskBase* t = registry; t; t = t->m_next)
-        by_state.emplace(t->m_state, t);
+        by_state.emplace(t->state(), t);
     std::size_t pending = 0;
     for (const TaskBase* t = registry; t; t = t->m_next) {
         if (t == current)
             continue;  // the one asking
         ++pending;
         out << "task '" << t->display_name() << "'";
-        if (const StateBase* awaited = t->m_wait_state) {
+        const detail::SleepWaiter* sleep = sleep_of(t);
+        if (t->m_wait_node && !sleep) {
+            const StateBase* awaited = t->m_wait_node->m_awaited;
             auto it = by_state.find(awaited);
             if (it != by_state.end()) {
                 out << " awaits task '" << it->second->display_name() << "'";
             } else {
                 out << " awaits a future" << (awaited->done() ? " (done, resuming)" : "");
             }
-        } else if (t->m_sleep_seq != 0) {
+        } else if (sleep) {
             for (const Timer& timer : timers) {
-                if (timer.seq != t->m_sleep_seq)
+                if (timer.seq != sleep->m_seq)
                     continue;
                 const auto left = timer.deadline - std::chrono::steady_clock::now();
                 out << " sleeps, " << std::chrono::duration<double>(left).count() << " s left";
@@ -359,13 +373,13 @@ void EventLoop::Impl::drain_late() noexcept {
 }
 
 void EventLoop::Impl::wake_timer(const Timer& timer) noexcept {
-    if (timer.task->m_sleep_seq == timer.seq) {
-        timer.task->m_sleep_seq = 0;
+    if (is_current(timer)) {
+        timer.task->m_wait_node = nullptr;
         ready.push(timer.task);
     } else {
         --stale_timers;
     }
-    timer.task->m_state->release();
+    timer.task->state()->release();
 }
 
 static Timer pop_timer(std::vector<Timer>& heap) {
@@ -385,10 +399,10 @@ void EventLoop::Impl::fire_timers() {
 
 void EventLoop::Impl::purge_stale_timers() noexcept {
     // Cancelled long sleeps would otherwise keep their frames until their deadlines.
-    auto stale = [](const Timer& t) { return t.task->m_sleep_seq != t.seq; };
+    auto stale = [](const Timer& t) { return !is_current(t); };
     for (const Timer& t : timers) {
         if (stale(t))
-            t.task->m_state->release();
+            t.task->state()->release();
     }
     timers.erase(std::remove_if(timers.begin(), timers.end(), stale), timers.end());
     std::make_heap(timers.begin(), timers.end(), std::greater<>());
@@ -403,24 +417,24 @@ void EventLoop::Impl::process_cancels() noexcept {
         cancels.pop_back();
         if (stale_timers > 1024 && stale_timers > timers.size() / 2)
             purge_stale_timers();
-        if (!t->m_state->done() && !t->m_cancelled) {
+        if (!t->state()->done() && !t->m_cancelled) {
             t->m_cancelled = true;
             if (!t->m_started) {
                 // Still in the ready queue: run_task completes it without running it.
-            } else if (StateBase* awaited = t->m_wait_state) {
-                // Cancellation reaches what the task awaits (asyncio does the same); when that
-                // cannot be cancelled, the task alone leaves the wait.
-                if (!awaited->cancel() && awaited->remove_waiter(t->m_wait_node)) {
-                    ready.push(t);
-                }
-            } else if (t->m_sleep_seq != 0) {
-                t->m_sleep_seq = 0;  // its timer entry is now stale
+            } else if (sleep_of(t)) {
+                t->m_wait_node = nullptr;  // its timer entry is now stale
                 ++stale_timers;
                 ready.push(t);
+            } else if (detail::Waiter* w = t->m_wait_node) {
+                // Cancellation reaches what the task awaits (asyncio does the same); when that
+                // cannot be cancelled, the task alone leaves the wait.
+                if (!w->m_awaited->cancel() && w->m_awaited->remove_waiter(w)) {
+                    ready.push(t);
+                }
             }
             // Otherwise it is running or ready to run: its next suspension throws.
         }
-        t->m_state->release();
+        t->state()->release();
     }
 }
 
@@ -493,7 +507,8 @@ void EventLoop::Impl::drain() {
     process_cancels();
     for (TaskBase* t = registry; t; t = t->m_next) {
         t->m_cancelled = true;
-        if (t->m_wait_state && t->m_wait_state->remove_waiter(t->m_wait_node)) {
+        detail::Waiter* w = t->m_wait_node;
+        if (w && w->m_awaited && w->m_awaited->remove_waiter(w)) {
             ready.push(t);
         }
     }
@@ -627,14 +642,14 @@ InlineStart start_inline(TaskBase* child, TaskBase* parent) noexcept {
     }
     // Relaxed: a request racing with this load is handled at the child's next suspension, as it
     // would be for a child already running.
-    if (child->m_cancelled || child->m_cancel_requested.load(std::memory_order_relaxed))
+    if (child->m_cancelled || child->cancel_requested())
         return InlineStart::not_run;
     impl->ready.pop();
     ++impl->unpolled;
     impl->run_task(child);
     impl->current = parent;
     // The child's frame is still there: the parent's Unfuture holds a reference to it.
-    if (!child->m_state->done())
+    if (!child->state()->done())
         return InlineStart::waiting;
     if (impl->ready.empty() && impl->cancels.empty())
         return InlineStart::resume_now;
@@ -653,23 +668,21 @@ void start_ambient(EventLoop& loop, std::chrono::nanoseconds slow_step) {
 }
 
 std::coroutine_handle<> task_finished(TaskBase* task) noexcept {
-    StateBase* state = task->m_state;
+    StateBase* state = task->state();
     if (t_loop)
         t_loop->unlist(task);
-    state->complete();
-    // The running reference: if no handle is left, this destroys the frame we are in.
-    state->release();
+    // Drops the running reference too: if no handle is left, this destroys the frame we are in.
+    state->complete(true);
     return std::noop_coroutine();
 }
 
 bool request_cancel(TaskBase* task) noexcept {
-    if (task->m_state->done())
+    if (task->state()->done())
         return false;
-    // acq_rel: one request per task reaches the loop; the others see it was made.
-    if (task->m_cancel_requested.exchange(true, std::memory_order_acq_rel))
+    if (task->mark_cancel_requested())
         return true;
     // The request keeps the task alive until the loop has acted on it.
-    task->m_state->add_ref();
+    task->state()->add_ref();
     if (EventLoop::Impl* impl = t_loop) {
         impl->cancels.push_back(task);
         return true;
@@ -685,7 +698,7 @@ bool request_cancel(TaskBase* task) noexcept {
     }
     if (task) {
         // The loop is gone; shutdown already cancelled everything it had.
-        task->m_state->release();
+        task->state()->release();
         return false;
     }
     if (impl.sleeping.load(std::memory_order_seq_cst))
@@ -693,12 +706,14 @@ bool request_cancel(TaskBase* task) noexcept {
     return true;
 }
 
-void add_timer(TaskBase* task, std::chrono::steady_clock::time_point deadline) {
+void add_timer(SleepWaiter* sleeper, std::chrono::steady_clock::time_point deadline) {
     if (!t_loop)
         throw std::logic_error("unsync: unsync::sleep is awaited on the loop thread only");
-    task->m_sleep_seq = ++t_loop->timer_seq;
-    task->m_state->add_ref();
-    t_loop->timers.push_back(Timer{deadline, task->m_sleep_seq, task});
+    TaskBase* task = sleeper->m_task;
+    sleeper->m_seq = ++t_loop->timer_seq;
+    task->m_wait_node = sleeper;
+    task->state()->add_ref();
+    t_loop->timers.push_back(Timer{deadline, sleeper->m_seq, task});
     std::push_heap(t_loop->timers.begin(), t_loop->timers.end(), std::greater<>());
 }
 
@@ -734,7 +749,7 @@ void dump_tasks(std::ostream& out) {
 namespace detail {
 
 void name_task(TaskBase& task, std::string name) {
-    task.set_name(std::move(name));
+    task.set_name(name);
 }
 
 }  // namespace detail

@@ -206,7 +206,7 @@ template <class R>
 class ProcessTask final : public State<R>, public ProcessJob {
 public:
     ProcessTask(const char* key, std::string request)
-        : State<R>(&destroy, 2, StateBase::k_claimed, &cancel),
+        : State<R>(&k_ops, 2, StateBase::k_claimed),
           ProcessJob(key, std::move(request), &finish, &fail, &discard) {}
 
 private:
@@ -233,16 +233,15 @@ private:
         } catch (...) {
             self->set_error(std::current_exception());
         }
-        self->complete();
-        self->release();
+        self->complete(true);
     }
     static void fail(ProcessJob* job, std::exception_ptr error) noexcept {
         auto* self = static_cast<ProcessTask*>(job);
         self->set_error(std::move(error));
-        self->complete();
-        self->release();
+        self->complete(true);
     }
     static void destroy(StateBase* s) noexcept { delete static_cast<ProcessTask*>(s); }
+    static constexpr StateBase::Ops k_ops{&destroy, &cancel};
 };
 
 template <auto F>

@@ -11,9 +11,10 @@ namespace unsync {
 
 namespace detail {
 
-UNSYNC_EXPORT void add_timer(TaskBase* task, std::chrono::steady_clock::time_point deadline);
+// Arms a timer that schedules the sleeper's task at the deadline.
+UNSYNC_EXPORT void add_timer(SleepWaiter* sleeper, std::chrono::steady_clock::time_point deadline);
 
-class SleepAwaiter {
+class SleepAwaiter : SleepWaiter {
 public:
     explicit SleepAwaiter(std::chrono::steady_clock::time_point deadline) noexcept
         : m_deadline(deadline) {}
@@ -29,7 +30,7 @@ public:
             // Already due: just yield to the other ready tasks; arming a timer costs far more.
             schedule(m_task);
         } else {
-            add_timer(m_task, m_deadline);
+            add_timer(this, m_deadline);
         }
         return true;
     }
@@ -40,7 +41,6 @@ public:
 
 private:
     std::chrono::steady_clock::time_point m_deadline;
-    TaskBase* m_task = nullptr;
 };
 
 }  // namespace detail

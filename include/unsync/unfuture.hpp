@@ -57,12 +57,15 @@ struct FinalAwaiter {
 };
 
 template <class T>
+class Promise;
+
+template <class T>
 class PromiseCommon : public State<T>, public TaskBase {
 public:
     // One reference for the running coroutine, one for the Unfuture get_return_object() makes.
-    explicit PromiseCommon(FunctionName fn) noexcept
-        : State<T>(&destroy_frame, 2, StateBase::k_claimed | StateBase::k_task, &cancel_task),
-          TaskBase(nullptr, this, fn.m_name) {}
+    explicit PromiseCommon(FunctionName fn, bool run_when_cancelled = false) noexcept
+        : State<T>(&k_ops, 2, StateBase::k_claimed | StateBase::k_task),
+          TaskBase(fn.m_name, run_when_cancelled) {}
 
     Unfuture<T> get_return_object() noexcept;
     InitialAwaiter initial_suspend() const noexcept { return {}; }
@@ -71,11 +74,13 @@ public:
 
 private:
     static void destroy_frame(StateBase* s) noexcept {
-        static_cast<PromiseCommon*>(static_cast<State<T>*>(s))->m_handle.destroy();
+        auto& promise = static_cast<Promise<T>&>(*static_cast<State<T>*>(s));
+        std::coroutine_handle<Promise<T>>::from_promise(promise).destroy();
     }
     static bool cancel_task(StateBase* s) noexcept {
         return request_cancel(static_cast<PromiseCommon*>(static_cast<State<T>*>(s)));
     }
+    static constexpr StateBase::Ops k_ops{&destroy_frame, &cancel_task};
 };
 
 template <class T>
@@ -86,9 +91,7 @@ public:
         : PromiseCommon<T>(fn) {}
     template <class... A>
     explicit Promise(RunWhenCancelled tag, A&...) noexcept
-        : PromiseCommon<T>(FunctionName(tag.m_name)) {
-        this->m_run_when_cancelled = true;
-    }
+        : PromiseCommon<T>(FunctionName(tag.m_name), true) {}
     template <class U = T>
     requires std::convertible_to<U&&, T>
     void return_value(U&& v) { this->set_value(std::forward<U>(v)); }
@@ -101,9 +104,7 @@ public:
         : PromiseCommon<void>(fn) {}
     template <class... A>
     explicit Promise(RunWhenCancelled tag, A&...) noexcept
-        : PromiseCommon<void>(FunctionName(tag.m_name)) {
-        m_run_when_cancelled = true;
-    }
+        : PromiseCommon<void>(FunctionName(tag.m_name), true) {}
     void return_void() noexcept { this->set_value(); }
 };
 
@@ -142,7 +143,7 @@ enum class AwaitMode { reference, value, done_only };
 template <class T, AwaitMode Mode>
 class Awaiter : public Waiter {
 public:
-    explicit Awaiter(State<T>* s) noexcept : m_state(s) {}
+    explicit Awaiter(State<T>* s) noexcept : m_state(s) { m_awaited = s; }
 
     bool await_ready() const noexcept { return m_state->done(); }
 
@@ -167,17 +168,16 @@ public:
                     break;
             }
         }
-        task.m_wait_state = m_state;
         task.m_wait_node = this;
         if (m_state->add_waiter(this))
             return true;
-        task.m_wait_state = nullptr;
+        task.m_wait_node = nullptr;
         return false;
     }
 
     decltype(auto) await_resume() const {
         if (m_task) {
-            m_task->m_wait_state = nullptr;
+            m_task->m_wait_node = nullptr;
             // Cancelled while suspended: the awaiting expression throws, even if the future
             // completed meanwhile (as asyncio does).
             if (m_task->m_cancelled)
@@ -406,12 +406,13 @@ private:
     using StateBase = detail::StateBase;
     class Plain final : public detail::State<T> {
     public:
-        Plain() : detail::State<T>(&destroy, 1, 0) {}
+        Plain() : detail::State<T>(&k_ops, 1, 0) {}
 
     private:
         static void destroy(StateBase* s) noexcept {
             delete static_cast<Plain*>(static_cast<detail::State<T>*>(s));
         }
+        static constexpr StateBase::Ops k_ops{&destroy, nullptr};
     };
 
     friend class detail::PromiseCommon<T>;
@@ -471,7 +472,10 @@ Unfuture<T> adopt_state(State<T>* s) noexcept {
 template <class T>
 Unfuture<T> PromiseCommon<T>::get_return_object() noexcept {
     // The handle is taken from the most derived promise type, as from_promise requires.
-    m_handle = std::coroutine_handle<Promise<T>>::from_promise(static_cast<Promise<T>&>(*this));
+    // The frame is the state: one allocation per task.
+    this->locate(
+        std::coroutine_handle<Promise<T>>::from_promise(static_cast<Promise<T>&>(*this)).address(),
+        this);
     return Unfuture<T>(this, typename Unfuture<T>::Adopt{});
 }
 

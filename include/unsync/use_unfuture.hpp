@@ -82,7 +82,7 @@ template <class R>
 class AsioOp final : public State<R>, public AsioOpLink {
 public:
     // Two references: the Unfuture, and the completion handler until it runs (or is destroyed).
-    AsioOp() : State<R>(&destroy, 2, StateBase::k_claimed, &cancel) { m_state = this; }
+    AsioOp() : State<R>(&k_ops, 2, StateBase::k_claimed) { m_state = this; }
 
 private:
     static bool cancel(StateBase* s) noexcept {
@@ -101,6 +101,7 @@ private:
         return true;
     }
     static void destroy(StateBase* s) noexcept { delete static_cast<AsioOp*>(s); }
+    static constexpr StateBase::Ops k_ops{&destroy, &cancel};
 };
 
 template <class R>
@@ -127,16 +128,14 @@ public:
         } catch (...) {
             op->set_error(std::current_exception());
         }
-        op->complete();
-        op->release();
+        op->complete(true);
     }
 
 private:
     static void finish(AsioOp<R>* op, std::exception_ptr e) noexcept {
         unregister_asio_op(op);
         op->set_error(std::move(e));
-        op->complete();
-        op->release();
+        op->complete(true);
     }
     template <class... A>
     static void deliver(AsioOp<R>& op, std::error_code ec, A&&... values) {

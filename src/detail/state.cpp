@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <climits>
 #include <ctime>
@@ -17,19 +18,19 @@ namespace unsync::detail {
 
 namespace {
 
-long futex(const std::atomic<std::uint32_t>* word, int op, std::uint32_t value,
-           const timespec* timeout) noexcept {
-    // The kernel reads the 32-bit word itself; std::atomic<uint32_t> is layout-compatible.
-    return ::syscall(SYS_futex, reinterpret_cast<const std::uint32_t*>(word), op, value, timeout,
-                     nullptr, 0);
+long futex(const void* word, int op, std::uint32_t value, const timespec* timeout) noexcept {
+    return ::syscall(SYS_futex, word, op, value, timeout, nullptr, 0);
 }
 
 // How long a blocking wait spins before it sleeps.
 constexpr std::chrono::microseconds k_spin{20};
 
-}  // namespace
+void futex_wake_all(const void* word) noexcept {
+    futex(word, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr);
+}
 
-bool futex_wait_until(const std::atomic<std::uint32_t>* word, std::uint32_t expected,
+// False when the deadline passed.
+bool futex_wait_until(const void* word, std::uint32_t expected,
                       std::chrono::steady_clock::time_point deadline) noexcept {
     const auto left = deadline - std::chrono::steady_clock::now();
     if (left <= left.zero())
@@ -42,8 +43,12 @@ bool futex_wait_until(const std::atomic<std::uint32_t>* word, std::uint32_t expe
     return !(futex(word, FUTEX_WAIT_PRIVATE, expected, &ts) == -1 && errno == ETIMEDOUT);
 }
 
-void futex_wake_all(const std::atomic<std::uint32_t>* word) noexcept {
-    futex(word, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr);
+}  // namespace
+
+const void* StateBase::futex_word() const noexcept {
+    // The kernel compares 32 bits at this address; the flag bits are the low half of the word.
+    const auto* halves = reinterpret_cast<const unsigned char*>(&m_word);
+    return std::endian::native == std::endian::little ? halves : halves + 4;
 }
 
 void throw_blocking_on_loop() {
@@ -69,8 +74,9 @@ void StateBase::wait() const noexcept {
 }
 
 bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) const noexcept {
+    static_assert(sizeof(m_word) == 8 && std::atomic<std::uint64_t>::is_always_lock_free);
     // Acquire on every load: once k_done is seen, the result must be visible.
-    std::uint32_t w = m_word.load(std::memory_order_acquire);
+    std::uint64_t w = m_word.load(std::memory_order_acquire);
     // A result that arrives within microseconds (a round trip to the loop) is worth a short
     // spin: a futex sleep and wake-up cost more than that. Bounded, so a long wait still sleeps.
     if ((w & k_done) == 0) {
@@ -90,7 +96,8 @@ bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) const
             }
             w |= k_sleepers;
         }
-        if (!futex_wait_until(&m_word, w, deadline)) {
+        // Sleeps only while the flag half still reads as it did: a completion changes it.
+        if (!futex_wait_until(futex_word(), static_cast<std::uint32_t>(w), deadline)) {
             return (m_word.load(std::memory_order_acquire) & k_done) != 0;
         }
         w = m_word.load(std::memory_order_acquire);
@@ -98,29 +105,37 @@ bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) const
     return true;
 }
 
-void StateBase::lock() noexcept {
-    std::uint32_t w = m_word.load(std::memory_order_relaxed);
+std::uint64_t StateBase::lock() noexcept {
+    std::uint64_t w = m_word.load(std::memory_order_relaxed);
     // The lock is held for a few pointer writes.
     for (Backoff backoff;; backoff.pause()) {
         // Acquire: the holder before us published its changes to m_waiters with release.
         if ((w & k_locked) == 0 &&
             m_word.compare_exchange_weak(w, w | k_locked, std::memory_order_acquire,
                                          std::memory_order_relaxed)) {
-            return;
+            return w | k_locked;
         }
         w = m_word.load(std::memory_order_relaxed);
     }
 }
 
-void StateBase::unlock() noexcept {
+void StateBase::unlock(std::uint64_t locked) noexcept {
+    // Clears k_locked and makes k_waiters say whether the list is empty. Only the lock holder
+    // changes either bit, so plain arithmetic on them cannot carry into the others.
+    std::uint64_t delta = k_locked;
+    const bool had = (locked & k_waiters) != 0;
+    if (had && !m_waiters)
+        delta += k_waiters;
+    if (!had && m_waiters)
+        delta -= k_waiters;
     // Release: the next holder sees our changes to m_waiters.
-    m_word.fetch_and(~k_locked, std::memory_order_release);
+    m_word.fetch_sub(delta, std::memory_order_release);
 }
 
 bool StateBase::add_waiter(Waiter* w) noexcept {
-    lock();
-    if (m_word.load(std::memory_order_relaxed) & k_done) {
-        unlock();
+    const std::uint64_t locked = lock();
+    if (locked & k_done) {
+        unlock(locked);
         return false;
     }
     w->m_prev = nullptr;
@@ -128,14 +143,14 @@ bool StateBase::add_waiter(Waiter* w) noexcept {
     if (m_waiters)
         m_waiters->m_prev = w;
     m_waiters = w;
-    unlock();
+    unlock(locked);
     return true;
 }
 
 bool StateBase::remove_waiter(Waiter* w) noexcept {
-    lock();
-    if (m_word.load(std::memory_order_relaxed) & k_done) {
-        unlock();
+    const std::uint64_t locked = lock();
+    if (locked & k_done) {
+        unlock(locked);
         return false;
     }
     if (w->m_prev) {
@@ -145,26 +160,34 @@ bool StateBase::remove_waiter(Waiter* w) noexcept {
     }
     if (w->m_next)
         w->m_next->m_prev = w->m_prev;
-    unlock();
+    unlock(locked);
     return true;
 }
 
-Waiter* StateBase::publish() noexcept {
+Waiter* StateBase::publish(std::uint64_t drop, std::uint64_t& before) noexcept {
     // One RMW: k_done is set as soon as no one holds the lock. From then on add_waiter and
     // remove_waiter see k_done under their lock and leave m_waiters alone, so it can be read
     // without taking the lock; the acquire saw the last holder's release of its changes.
-    std::uint32_t w = m_word.load(std::memory_order_relaxed);
+    std::uint64_t w = m_word.load(std::memory_order_relaxed);
     for (Backoff backoff;; backoff.pause()) {
-        // acq_rel: release publishes the result to whoever sees k_done (acquire).
+        // Once the reference is dropped another owner may free the state at once, so it is
+        // dropped here only when nothing is left to do: no waiter to take, no sleeper to wake.
+        if ((w & (k_waiters | k_sleepers)) != 0)
+            drop = 0;
+        // acq_rel: release publishes the result to whoever sees k_done (acquire), and orders
+        // this owner's writes before a destruction by another owner, as release() does.
         if ((w & k_locked) == 0 &&
-            m_word.compare_exchange_weak(w, w | k_done, std::memory_order_acq_rel,
+            m_word.compare_exchange_weak(w, (w | k_done) - drop, std::memory_order_acq_rel,
                                          std::memory_order_relaxed)) {
             break;
         }
         w = m_word.load(std::memory_order_relaxed);
     }
+    before = drop != 0 ? w : w | k_kept_ref;
+    if (drop != 0)
+        return nullptr;
     if (w & k_sleepers)
-        futex_wake_all(&m_word);
+        futex_wake_all(futex_word());
     Waiter* list = std::exchange(m_waiters, nullptr);
     // Waiters were pushed at the head; reverse so they resume in the order they awaited.
     Waiter* ordered = nullptr;
@@ -191,8 +214,8 @@ unsigned handoffs_in_flight() noexcept {
 bool StateBase::cancel() noexcept {
     if (done())
         return false;
-    if (m_cancel)
-        return m_cancel(this);
+    if (m_ops->cancel)
+        return m_ops->cancel(this);
     // Relaxed: the RMW elects the completer, publish() orders the result.
     if (m_word.fetch_or(k_claimed, std::memory_order_relaxed) & k_claimed)
         return false;
@@ -201,13 +224,14 @@ bool StateBase::cancel() noexcept {
     return true;
 }
 
-void StateBase::complete() noexcept {
+void StateBase::complete(bool drop_ref) noexcept {
     // Off the loop thread, the waiters are in transit until schedule() has handed them over:
     // counted before publish() takes the list, so whoever fails to unlink a waiter sees it.
     const bool handoff = !on_loop_thread();
     if (handoff)
         g_handoffs.fetch_add(1, std::memory_order_seq_cst);
-    Waiter* w = publish();
+    std::uint64_t before = 0;
+    Waiter* w = publish(drop_ref ? k_ref : 0, before);
     while (w) {
         // Read the link first: once scheduled, the waiter may resume and its frame go away.
         Waiter* next = w->m_next;
@@ -216,6 +240,15 @@ void StateBase::complete() noexcept {
     }
     if (handoff)
         g_handoffs.fetch_sub(1, std::memory_order_release);
+    if (!drop_ref)
+        return;
+    if (before & k_kept_ref) {
+        release();  // publish() could not drop it: there was more to do after k_done
+    } else if (refs(before) == 1) {
+        // The dropped reference was the last: nobody else can see the state (a waiter would
+        // hold one), and publish()'s acq_rel ordered the other owners' writes before this.
+        m_ops->destroy(this);
+    }
 }
 
 }  // namespace unsync::detail

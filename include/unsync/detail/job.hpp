@@ -29,9 +29,7 @@ class PoolTask final : public State<R>, public PoolJob {
 public:
     // Two references: the Unfuture handed back to the caller, and the job until it has run.
     explicit PoolTask(Fn fn)
-        : State<R>(&destroy, 2, StateBase::k_claimed, &cancel),
-          PoolJob(&run, &drop),
-          m_fn(std::move(fn)) {}
+        : State<R>(&k_ops, 2, StateBase::k_claimed), PoolJob(&run, &drop), m_fn(std::move(fn)) {}
 
 private:
     enum Phase : int { queued, running, cancelled };
@@ -56,8 +54,7 @@ private:
         }
         // Arguments are released as soon as the call returns, not when the last handle goes.
         self->m_fn.reset();
-        self->complete();
-        self->release();
+        self->complete(true);
     }
     static decltype(auto) invoke(PoolTask& self) {
         if constexpr (Stoppable) {
@@ -95,6 +92,7 @@ private:
         return false;
     }
     static void destroy(StateBase* s) noexcept { delete static_cast<PoolTask*>(s); }
+    static constexpr StateBase::Ops k_ops{&destroy, &cancel};
 
     std::atomic<int> m_phase{queued};
     [[no_unique_address]] std::conditional_t<Stoppable, std::stop_source, Empty> m_stop;

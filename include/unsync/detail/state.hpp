@@ -22,11 +22,19 @@ namespace unsync::detail {
 class StateBase;
 class TaskBase;
 
-// A coroutine suspended in `co_await future`; it is its own node in the state's waiter list.
+// What a suspended coroutine waits on. In `co_await future` it is the awaiter, a node in the
+// future's waiter list (m_awaited: that future). In a sleep it is a SleepWaiter (m_awaited null).
 struct Waiter {
     Waiter* m_next = nullptr;
     Waiter* m_prev = nullptr;
     TaskBase* m_task = nullptr;
+    StateBase* m_awaited = nullptr;
+};
+
+// A sleep; the loop's timer entry for it carries the same sequence number, so an entry left by a
+// cancelled sleep is recognised as stale.
+struct SleepWaiter : Waiter {
+    std::uint64_t m_seq = 0;
 };
 
 // Implemented in src/: the ambient loop and the futex used for blocking waits.
@@ -41,11 +49,7 @@ enum class InlineStart {
     waiting,     // it ran until it suspended; the caller waits for it as usual
 };
 UNSYNC_EXPORT InlineStart start_inline(TaskBase* child, TaskBase* parent) noexcept;
-// False when the deadline passed.
-UNSYNC_EXPORT bool futex_wait_until(const std::atomic<std::uint32_t>* word, std::uint32_t expected,
-                                    std::chrono::steady_clock::time_point deadline) noexcept;
 UNSYNC_EXPORT unsigned handoffs_in_flight() noexcept;
-UNSYNC_EXPORT void futex_wake_all(const std::atomic<std::uint32_t>* word) noexcept;
 [[noreturn]] UNSYNC_EXPORT void throw_blocking_on_loop();
 [[noreturn]] UNSYNC_EXPORT void throw_already_completed();
 [[noreturn]] UNSYNC_EXPORT void throw_no_state();
@@ -68,39 +72,47 @@ std::chrono::steady_clock::time_point deadline_after(std::chrono::duration<Rep, 
 
 class UNSYNC_EXPORT StateBase {
 public:
-    // Bits of m_word. k_locked guards m_waiters; k_claimed is taken by the one completer;
-    // k_sleepers says a thread sleeps on the futex and completion must wake it.
-    static constexpr std::uint32_t k_done = 1;
-    static constexpr std::uint32_t k_locked = 2;
-    static constexpr std::uint32_t k_claimed = 4;
-    static constexpr std::uint32_t k_sleepers = 8;
+    // The low half of m_word holds these bits. k_locked guards m_waiters; k_claimed is taken by
+    // the one completer; k_sleepers says a thread sleeps on the futex and completion must wake it.
+    static constexpr std::uint64_t k_done = 1;
+    static constexpr std::uint64_t k_locked = 2;
+    static constexpr std::uint64_t k_claimed = 4;
+    static constexpr std::uint64_t k_sleepers = 8;
     // Set at birth on a coroutine's state: the state is a PromiseCommon, its TaskBase reachable.
-    static constexpr std::uint32_t k_task = 16;
+    static constexpr std::uint64_t k_task = 16;
+    // m_waiters is not empty (kept by the lock holder).
+    static constexpr std::uint64_t k_waiters = 32;
 
     using DestroyFn = void (*)(StateBase*) noexcept;
     // Requests cancellation; true if it was requested or done. Null: a plain future, which is
     // completed with cancelled_error unless someone already completes it.
     using CancelFn = bool (*)(StateBase*) noexcept;
+    // What differs between kinds of state, shared by all states of a kind.
+    struct Ops {
+        DestroyFn destroy;
+        CancelFn cancel;
+    };
 
-    StateBase(DestroyFn destroy, std::uint32_t refs, std::uint32_t word,
-              CancelFn cancel = nullptr) noexcept
-        : m_word(word), m_refs(refs), m_destroy(destroy), m_cancel(cancel) {}
+    StateBase(const Ops* ops, std::uint32_t refs, std::uint64_t bits) noexcept
+        : m_word(std::uint64_t{refs} * k_ref | bits), m_ops(ops) {}
     StateBase(const StateBase&) = delete;
     StateBase& operator=(const StateBase&) = delete;
 
     // Relaxed: a new owner is made from an existing one, which already keeps the state alive.
-    void add_ref() noexcept { m_refs.fetch_add(1, std::memory_order_relaxed); }
+    void add_ref() noexcept { m_word.fetch_add(k_ref, std::memory_order_relaxed); }
     void release() noexcept {
         // A count of 1 seen with acquire means we are the only owner: nobody else can add or
         // drop a reference (that takes holding one), so the RMW can be skipped. Otherwise
         // acq_rel: the last owner must see every other owner's writes before destroying.
-        if (m_refs.load(std::memory_order_acquire) == 1 ||
-            m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-            m_destroy(this);
+        if (refs(m_word.load(std::memory_order_acquire)) == 1 ||
+            refs(m_word.fetch_sub(k_ref, std::memory_order_acq_rel)) == 1) {
+            m_ops->destroy(this);
         }
     }
     // Acquire: pairs with release() so that a count of 1 means no other owner touches the state.
-    std::uint32_t use_count() const noexcept { return m_refs.load(std::memory_order_acquire); }
+    std::uint32_t use_count() const noexcept {
+        return refs(m_word.load(std::memory_order_acquire));
+    }
 
     // Relaxed: k_task never changes after construction.
     bool is_task() const noexcept { return (m_word.load(std::memory_order_relaxed) & k_task) != 0; }
@@ -131,10 +143,9 @@ public:
     bool add_waiter(Waiter* w) noexcept;
     // Unregisters a waiter; false when completion already took it (it will be resumed).
     bool remove_waiter(Waiter* w) noexcept;
-    // Publishes the stored result and returns the waiters to resume.
-    Waiter* publish() noexcept;
-    // publish() and schedule every waiter on the loop.
-    void complete() noexcept;
+    // Publishes the stored result and schedules every waiter on the loop. With drop_ref, also
+    // drops the caller's reference in the same atomic step (a finished task's own reference).
+    void complete(bool drop_ref = false) noexcept;
     // False when already done (or, for a running call that cannot be interrupted, not possible).
     bool cancel() noexcept;
 
@@ -142,15 +153,28 @@ protected:
     ~StateBase() = default;
 
 private:
-    void lock() noexcept;
-    void unlock() noexcept;
+    // The reference count lives in the high half of m_word, so that a finishing task publishes
+    // its result and drops its own reference with one atomic operation.
+    static constexpr std::uint64_t k_ref = std::uint64_t{1} << 32;
+    static std::uint32_t refs(std::uint64_t word) noexcept {
+        return static_cast<std::uint32_t>(word >> 32);
+    }
+    // The low half, where blocking waiters sleep (the kernel's futex word is 32 bits).
+    const void* futex_word() const noexcept;
 
-    mutable std::atomic<std::uint32_t> m_word;
-    std::atomic<std::uint32_t> m_refs;
+    // Not a bit of m_word: publish() tells complete() it kept the reference it was to drop.
+    static constexpr std::uint64_t k_kept_ref = std::uint64_t{1} << 31;
+
+    // Returns the word as locked; unlock() takes it back.
+    std::uint64_t lock() noexcept;
+    void unlock(std::uint64_t locked) noexcept;
+    // Sets k_done (and drops a reference when asked); returns the word before and the waiters.
+    Waiter* publish(std::uint64_t drop, std::uint64_t& before) noexcept;
+
+    mutable std::atomic<std::uint64_t> m_word;
     Waiter* m_waiters = nullptr;  // guarded by k_locked
     std::exception_ptr m_error;
-    DestroyFn m_destroy;
-    CancelFn m_cancel;
+    const Ops* m_ops;
 };
 
 struct Empty {};
@@ -193,47 +217,87 @@ struct RunWhenCancelled {
     const char* m_name;
 };
 
-// The part of a coroutine promise the loop works with.
+// The part of a coroutine promise the loop works with. Kept small: it is in every frame.
 class TaskBase {
 public:
-    TaskBase(std::coroutine_handle<> handle, StateBase* state, const char* function) noexcept
-        : m_handle(handle), m_state(state), m_function(function) {}
+    explicit TaskBase(const char* function, bool run_when_cancelled = false) noexcept
+        : m_name(function), m_run_when_cancelled(run_when_cancelled) {}
     TaskBase(const TaskBase&) = delete;
     TaskBase& operator=(const TaskBase&) = delete;
-    ~TaskBase() { delete m_name.load(std::memory_order_acquire); }
+    ~TaskBase() {
+        // Acquire: a name given from another thread was published with release.
+        if (m_shared_flags.load(std::memory_order_acquire) & k_named)
+            delete[] m_name.load(std::memory_order_relaxed);
+    }
+
+    // Called once the frame exists: where the frame and the state are, relative to this. Both
+    // are parts of one coroutine frame, so the distances are small and fixed.
+    void locate(void* frame, StateBase* state) noexcept {
+        auto* self = reinterpret_cast<char*>(this);
+        const auto to_frame = self - static_cast<char*>(frame);
+        if (to_frame < 0 || to_frame > 0xffff)
+            std::terminate();  // a frame layout no supported compiler produces
+        m_frame_offset = static_cast<std::uint16_t>(to_frame);
+        m_state_offset = static_cast<std::int32_t>(reinterpret_cast<char*>(state) - self);
+    }
+    std::coroutine_handle<> handle() const noexcept {
+        return std::coroutine_handle<>::from_address(
+            const_cast<char*>(reinterpret_cast<const char*>(this)) - m_frame_offset);
+    }
+    StateBase* state() const noexcept {
+        return reinterpret_cast<StateBase*>(const_cast<char*>(reinterpret_cast<const char*>(this)) +
+                                            m_state_offset);
+    }
 
     // A name given with unsync::named(); set once, from any thread.
-    void set_name(std::string name) {
-        auto* fresh = new std::string(std::move(name));
-        std::string* expected = nullptr;
-        // acq_rel: publishes the string to the loop thread that prints it.
-        if (!m_name.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel))
-            delete fresh;
+    void set_name(const std::string& name) {
+        auto* fresh = new char[name.size() + 1];
+        name.copy(fresh, name.size());
+        fresh[name.size()] = '\0';
+        // acq_rel: one name wins; the others are dropped.
+        if (m_shared_flags.fetch_or(k_named, std::memory_order_acq_rel) & k_named) {
+            delete[] fresh;
+            return;
+        }
+        // Release: the loop thread that prints the name sees its characters.
+        m_name.store(fresh, std::memory_order_release);
     }
     // The name if one was given, else the coroutine's function name.
-    const char* display_name() const noexcept {
-        const std::string* name = m_name.load(std::memory_order_acquire);
-        return name ? name->c_str() : m_function;
+    const char* display_name() const noexcept { return m_name.load(std::memory_order_acquire); }
+
+    // Any thread: asks the loop to cancel; true if it had been asked already.
+    bool mark_cancel_requested() noexcept {
+        // acq_rel: one request per task reaches the loop; the others see it was made.
+        return (m_shared_flags.fetch_or(k_cancel_requested, std::memory_order_acq_rel) &
+                k_cancel_requested) != 0;
+    }
+    bool cancel_requested() const noexcept {
+        // Relaxed: a request racing with this is acted on at the task's next suspension.
+        return (m_shared_flags.load(std::memory_order_relaxed) & k_cancel_requested) != 0;
     }
 
-    std::coroutine_handle<> m_handle;
-    StateBase* m_state;
-    const char* m_function;
-    std::atomic<std::string*> m_name{nullptr};
     // The ready queue or the queue from other threads, whichever the task is in: a task is
     // scheduled once per suspension, so it is in at most one.
     std::atomic<TaskBase*> m_queue_next{nullptr};
     // Everything below is touched only on the loop thread.
     TaskBase* m_prev = nullptr;  // registry of started tasks, for shutdown
     TaskBase* m_next = nullptr;
-    StateBase* m_wait_state = nullptr;  // what the task is suspended on, if a future
-    Waiter* m_wait_node = nullptr;
-    std::uint64_t m_sleep_seq = 0;  // the timer it sleeps on, 0 if none
-    bool m_started = false;
-    bool m_cancelled = false;           // set on the loop thread; every later suspension throws
-    bool m_run_when_cancelled = false;  // constant after construction
-    // Any thread: cancel() was called; the loop thread acts on it.
-    std::atomic<bool> m_cancel_requested{false};
+    Waiter* m_wait_node = nullptr;  // what it is suspended on, if anything
+
+private:
+    static constexpr std::uint8_t k_cancel_requested = 1;
+    static constexpr std::uint8_t k_named = 2;
+    std::atomic<const char*> m_name;
+    std::int32_t m_state_offset = 0;
+    std::uint16_t m_frame_offset = 0;
+
+public:
+    bool m_started : 1 = false;
+    bool m_cancelled : 1 = false;  // every later suspension throws
+    const bool m_run_when_cancelled : 1;
+
+private:
+    std::atomic<std::uint8_t> m_shared_flags{0};  // any thread: k_cancel_requested, k_named
 };
 
 // Asks the loop to cancel the task (from any thread). False if it is already done.
