@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <unsync/detail/frame_pool.hpp>
 #include <unsync/detail/job.hpp>
 #include <unsync/detail/state.hpp>
 #include <unsync/errors.hpp>
@@ -66,6 +67,10 @@ public:
     explicit PromiseCommon(FunctionName fn, bool run_when_cancelled = false) noexcept
         : State<T>(&k_ops, 2, StateBase::k_claimed | StateBase::k_task),
           TaskBase(fn.m_name, run_when_cancelled) {}
+
+    // Frames come from a pool of recycled blocks (detail/frame_pool.hpp).
+    static void* operator new(std::size_t size) { return frame_alloc(size); }
+    static void operator delete(void* frame, std::size_t size) noexcept { frame_free(frame, size); }
 
     Unfuture<T> get_return_object() noexcept;
     InitialAwaiter initial_suspend() const noexcept { return {}; }

@@ -1,0 +1,181 @@
+#include <unsync/detail/frame_pool.hpp>
+
+#include <array>
+#include <mutex>
+#include <new>
+
+#include "detail/cpu_relax.hpp"
+
+// Under AddressSanitizer every frame is its own allocation, so that use-after-free and leaks of
+// frames are still found.
+#if defined(__SANITIZE_ADDRESS__)
+#define UNSYNC_FRAME_POOL 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNSYNC_FRAME_POOL 0
+#endif
+#endif
+#ifndef UNSYNC_FRAME_POOL
+#define UNSYNC_FRAME_POOL 1
+#endif
+
+namespace unsync::detail {
+
+namespace {
+
+constexpr std::size_t k_granule = __STDCPP_DEFAULT_NEW_ALIGNMENT__;
+constexpr std::size_t k_classes = frame_pool_max / k_granule;  // class c: (c + 1) granules
+// Blocks a thread takes from or gives to the depot at once, and the most it keeps per class.
+constexpr std::size_t k_batch = 32;
+constexpr std::size_t k_keep = 2 * k_batch;
+// Fresh blocks are cut from chunks this big; chunks are never returned (blocks are reused).
+constexpr std::size_t k_chunk = 64 * 1024;
+
+// A free block. The depot chains whole lists through their first blocks' m_next_list.
+struct Block {
+    Block* m_next;
+    Block* m_next_list;
+};
+static_assert(sizeof(Block) <= k_granule);
+
+struct List {
+    Block* head = nullptr;
+    std::size_t size = 0;
+
+    void push(Block* b) noexcept {
+        b->m_next = head;
+        head = b;
+        ++size;
+    }
+    Block* pop() noexcept {
+        Block* b = head;
+        head = b->m_next;
+        --size;
+        return b;
+    }
+    // Moves up to n blocks into a list of their own.
+    List split(std::size_t n) noexcept {
+        List out;
+        while (out.size < n && head)
+            out.push(pop());
+        return out;
+    }
+};
+
+// Shared by all threads, and never destroyed: frames may be freed during static destruction.
+class Depot {
+public:
+    List take(std::size_t cls) {
+        std::lock_guard lock(m_lock);
+        if (Block* first = m_lists[cls]) {
+            m_lists[cls] = first->m_next_list;
+            List l;
+            l.head = first;
+            for (Block* b = first; b; b = b->m_next)
+                ++l.size;
+            return l;
+        }
+        const std::size_t bytes = (cls + 1) * k_granule;
+        List l;
+        for (std::size_t i = 0; i < k_batch; ++i) {
+            if (static_cast<std::size_t>(m_end - m_next) < bytes) {
+                // The tail of the old chunk (less than one block) is left unused.
+                m_next = static_cast<char*>(::operator new(k_chunk));
+                m_end = m_next + k_chunk;
+            }
+            l.push(::new (m_next) Block);
+            m_next += bytes;
+        }
+        return l;
+    }
+    void give(std::size_t cls, List l) noexcept {
+        if (!l.head)
+            return;
+        std::lock_guard lock(m_lock);
+        l.head->m_next_list = m_lists[cls];
+        m_lists[cls] = l.head;
+    }
+
+private:
+    SpinLock m_lock;
+    std::array<Block*, k_classes> m_lists{};  // guarded by m_lock
+    char* m_next = nullptr;                   // guarded by m_lock: the current chunk's rest
+    char* m_end = nullptr;
+};
+
+Depot& depot() {
+    static Depot* d = new Depot;  // leaked on purpose, see Depot
+    return *d;
+}
+
+class ThreadCache {
+public:
+    ThreadCache() = default;
+    ~ThreadCache() {
+        t_gone = true;
+        for (std::size_t cls = 0; cls < k_classes; ++cls)
+            depot().give(cls, m_free[cls]);
+    }
+    ThreadCache(const ThreadCache&) = delete;
+    ThreadCache& operator=(const ThreadCache&) = delete;
+
+    void* alloc(std::size_t cls) {
+        List& l = m_free[cls];
+        if (!l.head)
+            l = depot().take(cls);
+        return l.pop();
+    }
+    void free(std::size_t cls, Block* b) noexcept {
+        List& l = m_free[cls];
+        l.push(b);
+        if (l.size > k_keep)
+            depot().give(cls, l.split(k_batch));
+    }
+
+    // Null once this thread's cache is destroyed (at thread exit): frames freed later go
+    // straight to the depot.
+    static ThreadCache* get() noexcept {
+        if (t_gone)
+            return nullptr;
+        thread_local ThreadCache cache;
+        return &cache;
+    }
+
+private:
+    std::array<List, k_classes> m_free{};
+    static thread_local bool t_gone;
+};
+
+thread_local bool ThreadCache::t_gone = false;
+
+}  // namespace
+
+void* frame_alloc(std::size_t size) {
+    if (!UNSYNC_FRAME_POOL || size == 0 || size > frame_pool_max)
+        return ::operator new(size);
+    const std::size_t cls = (size - 1) / k_granule;
+    if (ThreadCache* cache = ThreadCache::get())
+        return cache->alloc(cls);
+    List l = depot().take(cls);
+    void* block = l.pop();
+    depot().give(cls, l);
+    return block;
+}
+
+void frame_free(void* block, std::size_t size) noexcept {
+    if (!UNSYNC_FRAME_POOL || size == 0 || size > frame_pool_max) {
+        ::operator delete(block);
+        return;
+    }
+    const std::size_t cls = (size - 1) / k_granule;
+    auto* b = ::new (block) Block;
+    if (ThreadCache* cache = ThreadCache::get()) {
+        cache->free(cls, b);
+        return;
+    }
+    List l;
+    l.push(b);
+    depot().give(cls, l);
+}
+
+}  // namespace unsync::detail
