@@ -1,10 +1,12 @@
 #include <unsync/thread_pool.hpp>
 
+#include "detail/cpu_relax.hpp"
 #include "detail/intrusive_fifo.hpp"
 
 #include <pthread.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -35,6 +37,9 @@ struct ThreadPool::Impl {
     static constexpr std::chrono::microseconds k_stall{200};
     std::mutex mutex;
     std::condition_variable cv;
+    // The queue's length, also readable without the mutex: a worker that ran out of calls
+    // watches it for a moment before it sleeps (see worker()).
+    std::atomic<std::size_t> queued{0};
     std::condition_variable monitor_cv;
     // Everything below is guarded by mutex.
     detail::IntrusiveFifo<PoolJob> jobs;
@@ -49,6 +54,15 @@ struct ThreadPool::Impl {
     std::thread monitor;
 
     void worker(std::list<std::thread>::iterator self);
+    bool spin_for_work() const noexcept {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
+        for (unsigned i = 1; queued.load(std::memory_order_relaxed) == 0; ++i) {
+            detail::cpu_relax();
+            if (i % 64 == 0 && std::chrono::steady_clock::now() >= until)
+                return false;
+        }
+        return true;
+    }
     void watch();
     bool spawn();  // with mutex held
     bool saturated() const { return !jobs.empty() && idle == 0 && threads < options.max_threads; }
@@ -104,6 +118,16 @@ void ThreadPool::Impl::worker(std::list<std::thread>::iterator self) {
                 --threads;
                 return;
             }
+            // Calls submitted in a stream arrive microseconds apart: watching the queue for a
+            // moment saves the submitter a wake-up system call per call. Bounded, so an idle
+            // pool sleeps; a spinning worker is not counted idle, so nobody wakes it.
+            lock.unlock();
+            const bool more = spin_for_work();
+            lock.lock();
+            if (more && !jobs.empty())
+                break;
+            if (!jobs.empty() || stopping)
+                continue;
             ++idle;
             const auto status = cv.wait_for(lock, options.idle_timeout);
             --idle;
@@ -115,6 +139,8 @@ void ThreadPool::Impl::worker(std::list<std::thread>::iterator self) {
             }
         }
         PoolJob* job = jobs.pop();
+        // Relaxed: only a hint for spinning workers; the mutex orders the queue itself.
+        queued.store(jobs.size(), std::memory_order_relaxed);
         ++taken;
         lock.unlock();
         job->m_run(job);
@@ -140,12 +166,15 @@ void ThreadPool::submit_job(PoolJob* job) noexcept {
             return;
         }
         impl.jobs.push(job);
+        // Relaxed: see `queued`.
+        impl.queued.store(impl.jobs.size(), std::memory_order_relaxed);
         if (impl.jobs.size() <= impl.idle) {
             impl.cv.notify_one();
         } else if (impl.threads < impl.eager_limit) {
             // Without a single thread the calls would wait forever: fail them instead.
             if (!impl.spawn() && impl.threads == 0) {
                 stranded = impl.jobs.take_all();
+                impl.queued.store(0, std::memory_order_relaxed);
             }
         } else {
             if (impl.idle > 0)
@@ -184,6 +213,7 @@ void ThreadPool::shutdown() noexcept {
             return;
         impl.stopping = true;
         dropped = impl.jobs.take_all();
+        impl.queued.store(0, std::memory_order_relaxed);
         workers.swap(impl.workers);
         retired.swap(impl.retired);
     }

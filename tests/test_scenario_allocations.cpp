@@ -71,7 +71,7 @@ TEST(Allocations, ACoroutineCallAllocatesOnlyItsFrame) {
     }
 }
 
-TEST(Allocations, APoolCallAllocatesOneJob) {
+TEST(Allocations, APoolCallAllocatesAtMostItsJob) {
     constexpr int calls = 1000;
     unsync::ThreadPool pool;
     std::vector<unsync::Unfuture<int>> futures;
@@ -88,9 +88,14 @@ TEST(Allocations, APoolCallAllocatesOneJob) {
     const std::size_t total = t_allocations - before;
     for (auto& f : futures)
         (void)f.result();
-    // Starting a thread allocates too; the pool may start a few while the calls arrive.
-    EXPECT_GE(total, static_cast<std::size_t>(calls));
-    EXPECT_LE(total, static_cast<std::size_t>(calls) + calls / 10);
+    if (k_pooled_frames) {
+        // The jobs are recycled: the warm-up's, freed on the workers, come back in batches.
+        EXPECT_LE(total, static_cast<std::size_t>(calls) / 10);
+    } else {
+        // One job per call; starting a thread allocates too, and the pool may start a few.
+        EXPECT_GE(total, static_cast<std::size_t>(calls));
+        EXPECT_LE(total, static_cast<std::size_t>(calls) + calls / 10);
+    }
 }
 
 }  // namespace

@@ -61,16 +61,12 @@ template <class T>
 class Promise;
 
 template <class T>
-class PromiseCommon : public State<T>, public TaskBase {
+class PromiseCommon : public State<T>, public TaskBase, public Pooled {
 public:
     // One reference for the running coroutine, one for the Unfuture get_return_object() makes.
     explicit PromiseCommon(FunctionName fn, bool run_when_cancelled = false) noexcept
         : State<T>(&k_ops, 2, StateBase::k_claimed | StateBase::k_task),
           TaskBase(fn.m_name, run_when_cancelled) {}
-
-    // Frames come from a pool of recycled blocks (detail/frame_pool.hpp).
-    static void* operator new(std::size_t size) { return frame_alloc(size); }
-    static void operator delete(void* frame, std::size_t size) noexcept { frame_free(frame, size); }
 
     Unfuture<T> get_return_object() noexcept;
     InitialAwaiter initial_suspend() const noexcept { return {}; }
@@ -409,7 +405,7 @@ public:
 
 private:
     using StateBase = detail::StateBase;
-    class Plain final : public detail::State<T> {
+    class Plain final : public detail::State<T>, public detail::Pooled {
     public:
         Plain() : detail::State<T>(&k_ops, 1, 0) {}
 

@@ -123,6 +123,11 @@ void StateBase::unlock(std::uint64_t locked) noexcept {
     // Clears k_locked and makes k_waiters say whether the list is empty. Only the lock holder
     // changes either bit, so plain arithmetic on them cannot carry into the others.
     std::uint64_t delta = k_locked;
+    // After k_done the list belongs to the completer, which empties it without the lock.
+    if (locked & k_done) {
+        m_word.fetch_sub(delta, std::memory_order_release);
+        return;
+    }
     const bool had = (locked & k_waiters) != 0;
     if (had && !m_waiters)
         delta += k_waiters;

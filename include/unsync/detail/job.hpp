@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <unsync/detail/frame_pool.hpp>
 #include <unsync/detail/state.hpp>
 
 namespace unsync::detail {
@@ -25,7 +26,7 @@ UNSYNC_EXPORT void submit_to_thread_executor(PoolJob* job) noexcept;
 
 // Fn returns R and is called with a std::stop_token when Stoppable, with nothing otherwise.
 template <class R, class Fn, bool Stoppable = false>
-class PoolTask final : public State<R>, public PoolJob {
+class PoolTask final : public State<R>, public PoolJob, public Pooled {
 public:
     // Two references: the Unfuture handed back to the caller, and the job until it has run.
     explicit PoolTask(Fn fn)
