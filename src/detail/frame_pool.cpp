@@ -113,6 +113,7 @@ public:
     ThreadCache() = default;
     ~ThreadCache() {
         t_gone = true;
+        t_cache = nullptr;
         for (std::size_t cls = 0; cls < k_classes; ++cls)
             depot().give(cls, m_free[cls]);
     }
@@ -132,25 +133,45 @@ public:
             depot().give(cls, l.split(k_batch));
     }
 
+    // The common cases: a block on the list, room on the list.
+    void* try_alloc(std::size_t cls) noexcept {
+        List& l = m_free[cls];
+        return l.head ? l.pop() : nullptr;
+    }
+    bool try_free(std::size_t cls, void* block) noexcept {
+        List& l = m_free[cls];
+        if (l.size >= k_keep)
+            return false;
+        l.push(::new (block) Block);
+        return true;
+    }
+
+    // This thread's cache if it was made and is not gone yet; get() makes it.
+    static ThreadCache* peek() noexcept { return t_cache; }
+
     // Null once this thread's cache is destroyed (at thread exit): frames freed later go
     // straight to the depot.
     static ThreadCache* get() noexcept {
         if (t_gone)
             return nullptr;
         thread_local ThreadCache cache;
+        t_cache = &cache;
         return &cache;
     }
 
 private:
     std::array<List, k_classes> m_free{};
     static thread_local bool t_gone;
+    // The cache once get() made it, without the guard a thread_local with a destructor needs.
+    static thread_local ThreadCache* t_cache;
 };
 
 thread_local bool ThreadCache::t_gone = false;
+constinit thread_local ThreadCache* ThreadCache::t_cache = nullptr;
 
-}  // namespace
-
-void* frame_alloc(std::size_t size) {
+// The slow paths, out of line so that the common case stays a few instructions: a list to
+// refill or trim, a block too big for the pool, a thread whose cache is gone.
+[[gnu::noinline]] void* alloc_slow(std::size_t size) {
     if (!UNSYNC_FRAME_POOL || size == 0 || size > frame_pool_max)
         return ::operator new(size);
     const std::size_t cls = (size - 1) / k_granule;
@@ -162,7 +183,7 @@ void* frame_alloc(std::size_t size) {
     return block;
 }
 
-void frame_free(void* block, std::size_t size) noexcept {
+[[gnu::noinline]] void free_slow(void* block, std::size_t size) noexcept {
     if (!UNSYNC_FRAME_POOL || size == 0 || size > frame_pool_max) {
         ::operator delete(block);
         return;
@@ -176,6 +197,28 @@ void frame_free(void* block, std::size_t size) noexcept {
     List l;
     l.push(b);
     depot().give(cls, l);
+}
+
+}  // namespace
+
+void* frame_alloc(std::size_t size) {
+    if (UNSYNC_FRAME_POOL && size - 1 < frame_pool_max) {
+        if (ThreadCache* cache = ThreadCache::peek()) {
+            if (void* block = cache->try_alloc((size - 1) / k_granule))
+                return block;
+        }
+    }
+    return alloc_slow(size);
+}
+
+void frame_free(void* block, std::size_t size) noexcept {
+    if (UNSYNC_FRAME_POOL && size - 1 < frame_pool_max) {
+        if (ThreadCache* cache = ThreadCache::peek()) {
+            if (cache->try_free((size - 1) / k_granule, block))
+                return;
+        }
+    }
+    free_slow(block, size);
 }
 
 }  // namespace unsync::detail
