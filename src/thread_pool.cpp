@@ -35,28 +35,44 @@ struct ThreadPool::Impl {
     // tiny calls runs on a core's worth of threads instead of thrashing max_threads of them.
     std::size_t eager_limit;
     static constexpr std::chrono::microseconds k_stall{200};
+
+    // Calls wait here. A submit pushes without a lock; whoever holds the mutex is the queue's
+    // one consumer.
+    PoolJob inbox_stub{nullptr, nullptr};
+    detail::IntrusiveMpscQueue<PoolJob, &PoolJob::m_next> inbox{inbox_stub};
+    // Relaxed: an estimate of the queue's length for the monitor (pushed - taken).
+    alignas(64) std::atomic<std::uint64_t> pushed{0};
+
+    // A submit loads these (seq_cst) after its push (a seq_cst exchange), and the other side
+    // stores them (seq_cst) before it looks at the queue: a thread going to sleep (`idle`), a
+    // thread retiring (`threads`), the monitor going to sleep (`watching`), shutdown taking the
+    // queue (`stopping`). Of two such pairs one always sees the other, so a submit that finds
+    // nothing to do leaves a call that someone is sure to take.
+    alignas(64) std::atomic<bool> stopping{false};  // stored under mutex
+    std::atomic<std::size_t> idle{0};               // threads asleep on cv
+    std::atomic<std::size_t> threads{0};            // threads alive, busy or idle
+    std::atomic<bool> watching{false};              // the monitor is awake, timing a stall
+
     std::mutex mutex;
     std::condition_variable cv;
-    // The queue's length, also readable without the mutex: a worker that ran out of calls
-    // watches it for a moment before it sleeps (see worker()).
-    std::atomic<std::size_t> queued{0};
     std::condition_variable monitor_cv;
     // Everything below is guarded by mutex.
-    detail::IntrusiveFifo<PoolJob> jobs;
-    std::size_t idle = 0;
-    std::size_t threads = 0;
-    std::uint64_t taken = 0;      // calls dequeued so far: the monitor's measure of progress
-    std::size_t starting = 0;     // threads spawned that have not yet looked at the queue
-    bool monitor_timing = false;  // the monitor is timing a stall: submits need not wake it
-    bool stopping = false;
+    std::uint64_t taken = 0;   // calls dequeued so far: the monitor's measure of progress
+    std::size_t starting = 0;  // threads spawned that have not yet looked at the queue
     std::list<std::thread> workers;
     std::vector<std::thread> retired;  // exited on idle timeout, to be joined
     std::thread monitor;
 
+    // Any thread. Relaxed for a hint, seq_cst where it is one side of a pair above.
+    bool has_work(std::memory_order order = std::memory_order_seq_cst) const noexcept {
+        return inbox.has_nodes(order);
+    }
+    bool can_leave_to_others() const noexcept;
+    void submit_slow() noexcept;
     void worker(std::list<std::thread>::iterator self);
     bool spin_for_work() const noexcept {
         const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
-        for (unsigned i = 1; queued.load(std::memory_order_relaxed) == 0; ++i) {
+        for (unsigned i = 1; !has_work(std::memory_order_relaxed); ++i) {
             detail::cpu_relax();
             if (i % 64 == 0 && std::chrono::steady_clock::now() >= until)
                 return false;
@@ -64,8 +80,13 @@ struct ThreadPool::Impl {
         return true;
     }
     void watch();
-    bool spawn();  // with mutex held
-    bool saturated() const { return !jobs.empty() && idle == 0 && threads < options.max_threads; }
+    bool spawn();         // with mutex held
+    PoolJob* take_all();  // with mutex held: empties the queue into a list
+    static void drop_all(PoolJob* list) noexcept;
+    bool saturated() const {
+        return has_work() && idle.load(std::memory_order_relaxed) == 0 &&
+               threads.load(std::memory_order_relaxed) < options.max_threads;
+    }
 };
 
 bool ThreadPool::Impl::spawn() {
@@ -73,7 +94,8 @@ bool ThreadPool::Impl::spawn() {
         workers.emplace_back();
         auto it = std::prev(workers.end());
         *it = std::thread([this, it] { worker(it); });
-        ++threads;
+        // Relaxed: a submit that reads a stale, lower count only takes the slow path.
+        threads.fetch_add(1, std::memory_order_relaxed);
         ++starting;
         return true;
     } catch (const std::system_error&) {
@@ -82,25 +104,60 @@ bool ThreadPool::Impl::spawn() {
     }
 }
 
+PoolJob* ThreadPool::Impl::take_all() {
+    PoolJob* head = nullptr;
+    PoolJob* tail = nullptr;
+    while (has_work()) {
+        PoolJob* job = inbox.pop();
+        if (!job) {
+            detail::cpu_relax();  // a submit is between the two steps of its push
+            continue;
+        }
+        ++taken;
+        // Relaxed: a popped node's link is ours; the list stays on this thread.
+        job->m_next.store(nullptr, std::memory_order_relaxed);
+        if (tail) {
+            tail->m_next.store(job, std::memory_order_relaxed);
+        } else {
+            head = job;
+        }
+        tail = job;
+    }
+    return head;
+}
+
+void ThreadPool::Impl::drop_all(PoolJob* list) noexcept {
+    while (list) {
+        PoolJob* next = list->m_next.load(std::memory_order_relaxed);
+        list->m_drop(list);
+        list = next;
+    }
+}
+
 void ThreadPool::Impl::watch() {
     pthread_setname_np(pthread_self(), "unsync-pool-mon");
     std::unique_lock lock(mutex);
-    while (!stopping) {
-        // Woken by a submit whenever calls queue; then it checks every k_stall while they do
-        // (an idle thread about to take one is not a stall, but is no reason to stop looking).
-        monitor_cv.wait(
-            lock, [this] { return stopping || (!jobs.empty() && threads < options.max_threads); });
+    while (!stopping.load(std::memory_order_relaxed)) {
+        // Woken by a submit when calls queue and it is not watching; then it checks every
+        // k_stall while they do (an idle thread about to take one is not a stall, but is no
+        // reason to stop looking).
+        watching.store(false, std::memory_order_seq_cst);
+        monitor_cv.wait(lock, [this] {
+            return stopping.load(std::memory_order_relaxed) ||
+                   (has_work() && threads.load(std::memory_order_relaxed) < options.max_threads);
+        });
+        watching.store(true, std::memory_order_seq_cst);
         const std::uint64_t before = taken;
-        monitor_timing = true;
-        const bool stop = monitor_cv.wait_for(lock, k_stall, [this] { return stopping; });
-        monitor_timing = false;
+        const bool stop = monitor_cv.wait_for(
+            lock, k_stall, [this] { return stopping.load(std::memory_order_relaxed); });
         if (stop)
             break;
         // Calls wait and no thread took one for a while: they are all blocked (I/O, sleeps),
         // so every waiting call gets a thread of its own, up to max_threads.
         // Threads still starting will each take a call: they are not stalled.
         if (saturated() && taken == before && starting == 0) {
-            for (std::size_t n = jobs.size(); n > 0 && saturated(); --n) {
+            const std::uint64_t submitted = pushed.load(std::memory_order_relaxed);
+            for (auto n = submitted > taken ? submitted - taken : 0; n > 0 && saturated(); --n) {
                 if (!spawn())
                     break;
             }
@@ -113,39 +170,83 @@ void ThreadPool::Impl::worker(std::list<std::thread>::iterator self) {
     std::unique_lock lock(mutex);
     --starting;
     for (;;) {
-        while (jobs.empty()) {
-            if (stopping) {
-                --threads;
-                return;
-            }
-            // Calls submitted in a stream arrive microseconds apart: watching the queue for a
-            // moment saves the submitter a wake-up system call per call. Bounded, so an idle
-            // pool sleeps; a spinning worker is not counted idle, so nobody wakes it.
-            lock.unlock();
-            const bool more = spin_for_work();
-            lock.lock();
-            if (more && !jobs.empty())
-                break;
-            if (!jobs.empty() || stopping)
-                continue;
-            ++idle;
-            const auto status = cv.wait_for(lock, options.idle_timeout);
-            --idle;
-            if (status == std::cv_status::timeout && jobs.empty() && !stopping) {
-                retired.push_back(std::move(*self));
-                workers.erase(self);
-                --threads;
-                return;
-            }
+        if (stopping.load(std::memory_order_relaxed)) {
+            threads.fetch_sub(1, std::memory_order_relaxed);
+            return;
         }
-        PoolJob* job = jobs.pop();
-        // Relaxed: only a hint for spinning workers; the mutex orders the queue itself.
-        queued.store(jobs.size(), std::memory_order_relaxed);
-        ++taken;
+        if (PoolJob* job = inbox.pop()) {
+            ++taken;
+            lock.unlock();
+            job->m_run(job);
+            lock.lock();
+            continue;
+        }
+        // Calls submitted in a stream arrive microseconds apart: watching the queue for a
+        // moment lets the submitter leave without waking anyone. Bounded, so an idle pool
+        // sleeps.
         lock.unlock();
-        job->m_run(job);
+        const bool more = spin_for_work();
         lock.lock();
+        if (more)
+            continue;
+        idle.fetch_add(1, std::memory_order_seq_cst);  // see `idle`
+        if (has_work() || stopping.load(std::memory_order_relaxed)) {
+            idle.fetch_sub(1, std::memory_order_relaxed);
+            continue;
+        }
+        const auto status = cv.wait_for(lock, options.idle_timeout);
+        idle.fetch_sub(1, std::memory_order_relaxed);
+        if (status == std::cv_status::timeout && !stopping.load(std::memory_order_relaxed)) {
+            threads.fetch_sub(1, std::memory_order_seq_cst);  // see `threads`
+            if (has_work()) {
+                threads.fetch_add(1, std::memory_order_relaxed);
+                continue;
+            }
+            retired.push_back(std::move(*self));
+            workers.erase(self);
+            return;
+        }
     }
+}
+
+bool ThreadPool::Impl::can_leave_to_others() const noexcept {
+    // seq_cst, after the push: see the members.
+    if (stopping.load(std::memory_order_seq_cst) || idle.load(std::memory_order_seq_cst) != 0)
+        return false;
+    const std::size_t n = threads.load(std::memory_order_seq_cst);
+    return n >= eager_limit &&
+           (n >= options.max_threads || watching.load(std::memory_order_seq_cst));
+}
+
+void ThreadPool::Impl::submit_slow() noexcept {
+    std::vector<std::thread> finished;
+    PoolJob* dropped = nullptr;
+    {
+        std::lock_guard lock(mutex);
+        if (stopping.load(std::memory_order_relaxed)) {
+            dropped = take_all();  // this call, and any other that came too late
+        } else if (idle.load(std::memory_order_relaxed) > 0) {
+            cv.notify_one();
+        } else if (threads.load(std::memory_order_relaxed) < eager_limit) {
+            // Without a single thread the calls would wait forever: fail them instead.
+            if (!spawn() && threads.load(std::memory_order_relaxed) == 0)
+                dropped = take_all();
+        } else if (threads.load(std::memory_order_relaxed) < options.max_threads &&
+                   !watching.load(std::memory_order_relaxed)) {
+            if (!monitor.joinable()) {
+                try {
+                    monitor = std::thread([this] { watch(); });
+                } catch (const std::system_error&) {
+                    // No monitor: the pool keeps the threads it has.
+                }
+            }
+            monitor_cv.notify_one();
+        }
+        finished.swap(retired);
+    }
+    for (auto& t : finished)
+        t.join();
+    drop_all(dropped);
 }
 
 ThreadPool::ThreadPool(ThreadPoolOptions options) : m_impl(std::make_unique<Impl>(options)) {}
@@ -156,50 +257,11 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::submit_job(PoolJob* job) noexcept {
     Impl& impl = *m_impl;
-    std::vector<std::thread> finished;
-    PoolJob* stranded = nullptr;
-    {
-        std::unique_lock lock(impl.mutex);
-        if (impl.stopping) {
-            lock.unlock();
-            job->m_drop(job);
-            return;
-        }
-        impl.jobs.push(job);
-        // Relaxed: see `queued`.
-        impl.queued.store(impl.jobs.size(), std::memory_order_relaxed);
-        if (impl.jobs.size() <= impl.idle) {
-            impl.cv.notify_one();
-        } else if (impl.threads < impl.eager_limit) {
-            // Without a single thread the calls would wait forever: fail them instead.
-            if (!impl.spawn() && impl.threads == 0) {
-                stranded = impl.jobs.take_all();
-                impl.queued.store(0, std::memory_order_relaxed);
-            }
-        } else {
-            if (impl.idle > 0)
-                impl.cv.notify_one();
-            if (impl.threads < impl.options.max_threads) {
-                if (!impl.monitor.joinable()) {
-                    try {
-                        impl.monitor = std::thread([&impl] { impl.watch(); });
-                    } catch (const std::system_error&) {
-                        // No monitor: the pool keeps the threads it has.
-                    }
-                }
-                if (!impl.monitor_timing)
-                    impl.monitor_cv.notify_one();
-            }
-        }
-        finished.swap(impl.retired);
-    }
-    for (auto& t : finished)
-        t.join();
-    while (stranded) {
-        PoolJob* next = stranded->m_next;
-        stranded->m_drop(stranded);
-        stranded = next;
-    }
+    impl.pushed.fetch_add(1, std::memory_order_relaxed);
+    impl.inbox.push(job);
+    // The common case in a stream of calls: threads are awake and will find it.
+    if (!impl.can_leave_to_others())
+        impl.submit_slow();
 }
 
 void ThreadPool::shutdown() noexcept {
@@ -209,11 +271,10 @@ void ThreadPool::shutdown() noexcept {
     std::vector<std::thread> retired;
     {
         std::lock_guard lock(impl.mutex);
-        if (impl.stopping)
+        if (impl.stopping.load(std::memory_order_relaxed))
             return;
-        impl.stopping = true;
-        dropped = impl.jobs.take_all();
-        impl.queued.store(0, std::memory_order_relaxed);
+        impl.stopping.store(true, std::memory_order_seq_cst);  // see `stopping`
+        dropped = impl.take_all();
         workers.swap(impl.workers);
         retired.swap(impl.retired);
     }
@@ -226,11 +287,7 @@ void ThreadPool::shutdown() noexcept {
             impl.monitor.join();
         }
     }
-    while (dropped) {
-        PoolJob* next = dropped->m_next;
-        dropped->m_drop(dropped);
-        dropped = next;
-    }
+    Impl::drop_all(dropped);
     for (auto& t : retired)
         t.join();
     for (auto& t : workers) {
@@ -248,8 +305,7 @@ std::size_t ThreadPool::max_threads() const noexcept {
 }
 
 std::size_t ThreadPool::thread_count() const noexcept {
-    std::lock_guard lock(m_impl->mutex);
-    return m_impl->threads;
+    return m_impl->threads.load(std::memory_order_relaxed);
 }
 
 }  // namespace unsync

@@ -369,6 +369,72 @@ TEST(ThreadPool, NoThreadIsLeftAfterShutdown) {
     EXPECT_EQ(pool.thread_count(), 0u);
 }
 
+// Submits take no lock: a call must still reach a thread while threads go to sleep, retire
+// (an idle timeout of zero retires them as soon as they find nothing) and come back.
+TEST(ThreadPool, CallsFromManyThreadsAreAllRunWhileThreadsComeAndGo) {
+    unsync::ThreadPool pool(pool_options(3, 0ms));
+    constexpr int producers = 4, rounds = 40, batch = 64;
+    std::atomic<long long> sum{0};
+    std::atomic<int> lost{0};
+    std::vector<std::thread> threads;
+    for (int p = 0; p < producers; ++p) {
+        threads.emplace_back([&] {
+            std::vector<unsync::Unfuture<int>> calls;
+            for (int r = 0; r < rounds; ++r) {
+                for (int i = 0; i < batch; ++i)
+                    calls.push_back(pool.submit([](int v) { return v; }, i));
+                for (auto& c : calls) {
+                    try {
+                        sum += c.result(kWait);
+                    } catch (const unsync::timeout_error&) {
+                        ++lost;  // a lost call times out instead of hanging
+                        return;
+                    }
+                }
+                calls.clear();
+            }
+        });
+    }
+    for (auto& t : threads)
+        t.join();
+    EXPECT_EQ(lost.load(), 0);
+    EXPECT_EQ(sum.load(), 1LL * producers * rounds * (batch * (batch - 1) / 2));
+}
+
+// Every call submitted while the pool shuts down either runs or fails with cancelled_error.
+TEST(ThreadPool, ShutdownRacingWithSubmitsLeavesNoCallPending) {
+    unsync::ThreadPool pool(pool_options(2));
+    std::atomic<bool> stop{false};
+    Counter submitted;
+    std::vector<std::vector<unsync::Unfuture<int>>> calls(3);
+    std::vector<std::thread> threads;
+    for (auto& mine : calls) {
+        threads.emplace_back([&] {
+            while (!stop.load()) {
+                mine.push_back(pool.submit([] { return 1; }));
+                submitted.increment();
+            }
+        });
+    }
+    ASSERT_TRUE(submitted.wait_for_at_least(3000));
+    pool.shutdown();
+    stop.store(true);
+    for (auto& t : threads)
+        t.join();
+    std::size_t ran = 0, dropped = 0;
+    for (auto& mine : calls) {
+        for (auto& c : mine) {
+            try {
+                ran += static_cast<std::size_t>(c.result(kWait));
+            } catch (const unsync::cancelled_error&) {
+                ++dropped;
+            }
+        }
+    }
+    EXPECT_GT(ran, 0u);
+    EXPECT_GT(dropped, 0u);  // the producers kept submitting after shutdown
+}
+
 TEST(ThreadPool, ArgumentsAreDecayCopiedAtSubmit) {
     unsync::ThreadPool pool;
     Gate gate;

@@ -1,7 +1,8 @@
 #pragma once
 // FIFOs threaded through the nodes' own link field, so queueing allocates nothing.
-// IntrusiveFifo is not synchronized (the pools guard theirs with a mutex, the loop's ready queue
-// is its thread's alone); IntrusiveMpscQueue takes nodes from any thread and gives them to one.
+// IntrusiveFifo is not synchronized (the process pool guards its own with a mutex, the loop's
+// ready queue is its thread's alone); IntrusiveMpscQueue takes nodes from any thread and gives
+// them to one (the loop thread; for the thread pool, whichever thread holds its mutex).
 
 #include <atomic>
 #include <cstddef>
@@ -116,6 +117,10 @@ public:
         }
         return nullptr;
     }
+
+    // Any thread: whether nodes are queued or being pushed. The stub is the newest node exactly
+    // when every other node has been popped.
+    bool has_nodes(std::memory_order order) const noexcept { return m_head.load(order) != m_stub; }
 
     // Consumer only. seq_cst: see push().
     bool empty() const noexcept {

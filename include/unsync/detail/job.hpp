@@ -17,7 +17,7 @@ namespace unsync::detail {
 struct PoolJob {
     using Step = void (*)(PoolJob*) noexcept;
     PoolJob(Step run, Step drop) noexcept : m_run(run), m_drop(drop) {}
-    PoolJob* m_next = nullptr;
+    std::atomic<PoolJob*> m_next{nullptr};  // the pool's queue (lock-free: an atomic link)
     Step m_run;   // runs the call, completes the future, releases the job's reference
     Step m_drop;  // completes the future with cancelled_error without running
 };
