@@ -225,22 +225,31 @@ void ThreadPool::Impl::submit_slow() noexcept {
         std::lock_guard lock(mutex);
         if (stopping.load(std::memory_order_relaxed)) {
             dropped = take_all();  // this call, and any other that came too late
-        } else if (idle.load(std::memory_order_relaxed) > 0) {
-            cv.notify_one();
-        } else if (threads.load(std::memory_order_relaxed) < eager_limit) {
-            // Without a single thread the calls would wait forever: fail them instead.
-            if (!spawn() && threads.load(std::memory_order_relaxed) == 0)
-                dropped = take_all();
-        } else if (threads.load(std::memory_order_relaxed) < options.max_threads &&
-                   !watching.load(std::memory_order_relaxed)) {
-            if (!monitor.joinable()) {
-                try {
-                    monitor = std::thread([this] { watch(); });
-                } catch (const std::system_error&) {
-                    // No monitor: the pool keeps the threads it has.
+        } else {
+            // Wake a sleeping thread, and if more calls wait than threads sleep, start one
+            // (up to a core's worth) or have the monitor watch for stalled threads.
+            const std::size_t sleeping = idle.load(std::memory_order_relaxed);
+            const std::uint64_t submitted = pushed.load(std::memory_order_relaxed);
+            const std::uint64_t waiting = submitted > taken ? submitted - taken : 0;
+            if (sleeping > 0)
+                cv.notify_one();
+            if (waiting <= sleeping) {
+                // They are enough.
+            } else if (threads.load(std::memory_order_relaxed) < eager_limit) {
+                // Without a single thread the calls would wait forever: fail them instead.
+                if (!spawn() && threads.load(std::memory_order_relaxed) == 0)
+                    dropped = take_all();
+            } else if (threads.load(std::memory_order_relaxed) < options.max_threads &&
+                       !watching.load(std::memory_order_relaxed)) {
+                if (!monitor.joinable()) {
+                    try {
+                        monitor = std::thread([this] { watch(); });
+                    } catch (const std::system_error&) {
+                        // No monitor: the pool keeps the threads it has.
+                    }
                 }
+                monitor_cv.notify_one();
             }
-            monitor_cv.notify_one();
         }
         finished.swap(retired);
     }

@@ -177,6 +177,22 @@ TEST(ThreadPool, TenBlockingCallsRunConcurrently) {
     EXPECT_EQ(threads.size(), 10u);
 }
 
+// The same with a thread already there, asleep: waking it must not stand in for the threads
+// the other calls need.
+TEST(ThreadPool, TenBlockingCallsRunConcurrentlyOnAPoolWithASleepingThread) {
+    unsync::ThreadPool pool(pool_options(16));
+    EXPECT_EQ(pool.submit([] { return 0; }).result(), 0);
+    // Not a synchronization: an idle thread sleeps after watching the queue for 20 us, and this
+    // makes that state likely. The test holds in either state.
+    std::this_thread::sleep_for(5ms);
+    TimedLatch latch(10);
+    std::vector<unsync::Unfuture<bool>> calls;
+    for (int i = 0; i < 10; ++i)
+        calls.push_back(pool.submit([&latch] { return latch.arrive_and_wait(); }));
+    for (auto& c : calls)
+        EXPECT_TRUE(c.result());
+}
+
 TEST(ThreadPool, ThreadsAreCreatedOnDemand) {
     unsync::ThreadPool pool(pool_options(8));
     EXPECT_EQ(pool.thread_count(), 0u);
