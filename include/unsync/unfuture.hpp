@@ -144,9 +144,9 @@ enum class AwaitMode { reference, value, done_only };
 template <class T, AwaitMode Mode>
 class Awaiter : public Waiter {
 public:
-    explicit Awaiter(State<T>* s) noexcept : m_state(s) { m_awaited = s; }
+    explicit Awaiter(State<T>* s) noexcept { m_awaited = s; }
 
-    bool await_ready() const noexcept { return m_state->done(); }
+    bool await_ready() const noexcept { return state()->done(); }
 
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) noexcept {
@@ -155,10 +155,10 @@ public:
         m_task = &task;
         if (task.m_cancelled)
             return false;
-        if (m_state->is_task()) {
+        if (state()->is_task()) {
             // An awaited task that is next in the ready queue runs now, without a round trip
             // through the loop (see start_inline for when that keeps the order exact).
-            auto* child = static_cast<PromiseCommon<T>*>(m_state);
+            auto* child = static_cast<PromiseCommon<T>*>(state());
             switch (start_inline(child, &task)) {
                 case InlineStart::resume_now:
                     return false;
@@ -170,7 +170,7 @@ public:
             }
         }
         task.m_wait_node = this;
-        if (m_state->add_waiter(this))
+        if (state()->add_waiter(this))
             return true;
         task.m_wait_node = nullptr;
         return false;
@@ -187,19 +187,20 @@ public:
         if constexpr (Mode == AwaitMode::done_only) {
             return;
         } else {
-            m_state->rethrow_if_error();
+            state()->rethrow_if_error();
             if constexpr (std::is_void_v<T>) {
                 return;
             } else if constexpr (Mode == AwaitMode::value) {
-                return take_value(m_state);
+                return take_value(state());
             } else {
-                return static_cast<const T&>(m_state->value());
+                return static_cast<const T&>(state()->value());
             }
         }
     }
 
 private:
-    State<T>* m_state;
+    // The awaited state, kept once (in m_awaited): the awaiter is part of the frame.
+    State<T>* state() const noexcept { return static_cast<State<T>*>(m_awaited); }
 };
 
 // Which argument a then() continuation takes: 1 the source Unfuture, 2 its value, 0 neither.
@@ -480,39 +481,42 @@ Unfuture<T> PromiseCommon<T>::get_return_object() noexcept {
     return Unfuture<T>(this, typename Unfuture<T>::Adopt{});
 }
 
+// A continuation's call, with the source (the seed's style) or its value; a failed source
+// rethrows here for a value-taking continuation. The source is done: result() does not block.
+// (A function, not a lambda in then_task: a lambda object would take room in every link's frame.)
+template <int Kind, class F, class T>
+decltype(auto) call_continuation(F& fn, Unfuture<T>& src) {
+    if constexpr (Kind == 1) {
+        return std::invoke(fn, src);
+    } else if constexpr (std::is_void_v<T>) {
+        std::move(src).result();
+        return std::invoke(fn);
+    } else {
+        return std::invoke(fn, std::move(src).result());
+    }
+}
+
 template <class Out, class T, class F, int Kind>
 Unfuture<Out> then_task(RunWhenCancelled, Unfuture<T> source, F cont) {
     // Locals, not the parameters, hold the source and continuation: they are released when this
     // step finishes, so a long chain frees each link as it goes instead of all at the end.
-    Unfuture<T> src = std::move(source);
-    F fn = std::move(cont);
     // Cancelled (even before this step started): the step in flight upstream is cancelled too.
     struct CancelSource {
-        Unfuture<T>& src;
+        Unfuture<T> src;
         ~CancelSource() {
             if (!src.done())
                 src.cancel();
         }
-    } cancel_source{src};
-    co_await src.when_done();
-    // The continuation's call, with the source (the seed's style) or its value; a failed source
-    // rethrows here for a value-taking continuation. The source is done: result() does not block.
-    auto call = [&]() -> decltype(auto) {
-        if constexpr (Kind == 1) {
-            return std::invoke(fn, src);
-        } else if constexpr (std::is_void_v<T>) {
-            std::move(src).result();
-            return std::invoke(fn);
-        } else {
-            return std::invoke(fn, std::move(src).result());
-        }
-    };
-    if constexpr (IsUnfuture<std::remove_cvref_t<decltype(call())>>::value) {
-        co_return co_await call();
+    } guard{std::move(source)};
+    F fn = std::move(cont);
+    co_await guard.src.when_done();
+    using Call = decltype(call_continuation<Kind>(fn, guard.src));
+    if constexpr (IsUnfuture<std::remove_cvref_t<Call>>::value) {
+        co_return co_await call_continuation<Kind>(fn, guard.src);
     } else if constexpr (std::is_void_v<Out>) {
-        call();
+        call_continuation<Kind>(fn, guard.src);
     } else {
-        co_return call();
+        co_return call_continuation<Kind>(fn, guard.src);
     }
 }
 
