@@ -4,12 +4,16 @@
 #include "detail/intrusive_fifo.hpp"
 
 #include <pthread.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <list>
 #include <mutex>
 #include <system_error>
@@ -40,8 +44,10 @@ struct ThreadPool::Impl {
     // one consumer.
     PoolJob inbox_stub{nullptr, nullptr};
     detail::IntrusiveMpscQueue<PoolJob, &PoolJob::m_next> inbox{inbox_stub};
-    // Relaxed: an estimate of the queue's length for the monitor (pushed - taken).
+    // Relaxed: calls submitted and calls dequeued (under mutex), so pushed - taken estimates the
+    // queue's length. Each on its own cache line: the submitter writes one, the threads the other.
     alignas(64) std::atomic<std::uint64_t> pushed{0};
+    alignas(64) std::atomic<std::uint64_t> taken{0};
 
     // A submit loads these (seq_cst) after its push (a seq_cst exchange), and the other side
     // stores them (seq_cst) before it looks at the queue: a thread going to sleep (`idle`), a
@@ -49,27 +55,48 @@ struct ThreadPool::Impl {
     // queue (`stopping`). Of two such pairs one always sees the other, so a submit that finds
     // nothing to do leaves a call that someone is sure to take.
     alignas(64) std::atomic<bool> stopping{false};  // stored under mutex
-    std::atomic<std::size_t> idle{0};               // threads asleep on cv
-    std::atomic<std::size_t> threads{0};            // threads alive, busy or idle
-    std::atomic<bool> watching{false};              // the monitor is awake, timing a stall
+    std::atomic<std::size_t> idle{0};      // threads asleep on cv that nobody has woken yet
+    std::atomic<std::size_t> threads{0};   // threads alive, busy or idle
+    std::atomic<bool> watching{false};     // the monitor is awake, timing a stall
+    std::atomic<std::size_t> spinning{0};  // threads watching the queue (worker())
 
     std::mutex mutex;
     std::condition_variable cv;
     std::condition_variable monitor_cv;
     // Everything below is guarded by mutex.
-    std::uint64_t taken = 0;   // calls dequeued so far: the monitor's measure of progress
     std::size_t starting = 0;  // threads spawned that have not yet looked at the queue
-    std::list<std::thread> workers;
+    struct Worker {
+        std::thread thread;
+        pid_t tid = 0;  // set by the thread itself
+        // Inside a call, not in the pool's own code. Set under mutex, cleared without it (a
+        // thread waiting for the mutex after its call is not blocked by the call); relaxed:
+        // the monitor only needs a recent value.
+        std::atomic<bool> in_call{false};
+    };
+    std::list<Worker> workers;
     std::vector<std::thread> retired;  // exited on idle timeout, to be joined
+    // Threads notified but not yet awake: the notifier takes them out of `idle` at once, so
+    // that the submits right after it neither wake another thread for nothing nor take the
+    // slow path (a wake-up takes tens of microseconds here).
+    std::size_t waking = 0;
     std::thread monitor;
 
     // Any thread. Relaxed for a hint, seq_cst where it is one side of a pair above.
     bool has_work(std::memory_order order = std::memory_order_seq_cst) const noexcept {
         return inbox.has_nodes(order);
     }
-    bool can_leave_to_others() const noexcept;
+    bool can_leave_to_others(std::uint64_t submitted) const noexcept;
+    std::uint64_t waiting(std::uint64_t submitted) const noexcept {
+        const std::uint64_t t = taken.load(std::memory_order_relaxed);
+        return submitted > t ? submitted - t : 0;
+    }
+    void count_taken() noexcept {
+        // Only the mutex holder writes it: a load and a store, no read-modify-write.
+        taken.store(taken.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
     void submit_slow() noexcept;
-    void worker(std::list<std::thread>::iterator self);
+    void worker(std::list<Worker>::iterator self);
+    bool all_blocked() const;  // with mutex held
     bool spin_for_work() const noexcept {
         const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
         for (unsigned i = 1; !has_work(std::memory_order_relaxed); ++i) {
@@ -84,7 +111,9 @@ struct ThreadPool::Impl {
     PoolJob* take_all();  // with mutex held: empties the queue into a list
     static void drop_all(PoolJob* list) noexcept;
     bool saturated() const {
-        return has_work() && idle.load(std::memory_order_relaxed) == 0 &&
+        // Nobody asleep, being woken or watching the queue: every thread is inside a call.
+        return has_work() && idle.load(std::memory_order_relaxed) == 0 && waking == 0 &&
+               spinning.load(std::memory_order_relaxed) == 0 &&
                threads.load(std::memory_order_relaxed) < options.max_threads;
     }
 };
@@ -93,7 +122,7 @@ bool ThreadPool::Impl::spawn() {
     try {
         workers.emplace_back();
         auto it = std::prev(workers.end());
-        *it = std::thread([this, it] { worker(it); });
+        it->thread = std::thread([this, it] { worker(it); });
         // Relaxed: a submit that reads a stale, lower count only takes the slow path.
         threads.fetch_add(1, std::memory_order_relaxed);
         ++starting;
@@ -102,6 +131,31 @@ bool ThreadPool::Impl::spawn() {
         workers.pop_back();
         return false;
     }
+}
+
+// Whether every thread is inside a call and asleep in the kernel. A thread's scheduler state
+// 'R' (running or runnable) means it computes or waits for a core; one in the pool's own code
+// is about to take a call. Without /proc a thread inside a call counts as blocked.
+bool ThreadPool::Impl::all_blocked() const {
+    for (const Worker& w : workers) {
+        if (!w.in_call.load(std::memory_order_relaxed))
+            return false;
+        char path[64];
+        std::snprintf(path, sizeof path, "/proc/self/task/%d/stat", static_cast<int>(w.tid));
+        std::FILE* f = std::fopen(path, "re");
+        if (!f)
+            continue;
+        char buf[512];
+        const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+        std::fclose(f);
+        buf[n] = '\0';
+        // "tid (name) S ...": the name may hold spaces and parentheses, the state follows the
+        // last ')'.
+        const char* close = std::strrchr(buf, ')');
+        if (close && close[1] == ' ' && close[2] == 'R')
+            return false;
+    }
+    return true;
 }
 
 PoolJob* ThreadPool::Impl::take_all() {
@@ -113,7 +167,7 @@ PoolJob* ThreadPool::Impl::take_all() {
             detail::cpu_relax();  // a submit is between the two steps of its push
             continue;
         }
-        ++taken;
+        count_taken();
         // Relaxed: a popped node's link is ours; the list stays on this thread.
         job->m_next.store(nullptr, std::memory_order_relaxed);
         if (tail) {
@@ -147,17 +201,19 @@ void ThreadPool::Impl::watch() {
                    (has_work() && threads.load(std::memory_order_relaxed) < options.max_threads);
         });
         watching.store(true, std::memory_order_seq_cst);
-        const std::uint64_t before = taken;
+        const std::uint64_t before = taken.load(std::memory_order_relaxed);
         const bool stop = monitor_cv.wait_for(
             lock, k_stall, [this] { return stopping.load(std::memory_order_relaxed); });
         if (stop)
             break;
-        // Calls wait and no thread took one for a while: they are all blocked (I/O, sleeps),
-        // so every waiting call gets a thread of its own, up to max_threads.
-        // Threads still starting will each take a call: they are not stalled.
-        if (saturated() && taken == before && starting == 0) {
-            const std::uint64_t submitted = pushed.load(std::memory_order_relaxed);
-            for (auto n = submitted > taken ? submitted - taken : 0; n > 0 && saturated(); --n) {
+        // Calls wait and no thread took one for a while. If the threads are all blocked in the
+        // kernel (I/O, sleeps), every waiting call gets a thread of its own, up to max_threads.
+        // Threads still starting will each take a call; threads computing (or preempted, on a
+        // busy machine) would not be helped by more.
+        if (saturated() && taken.load(std::memory_order_relaxed) == before && starting == 0 &&
+            all_blocked()) {
+            for (auto n = waiting(pushed.load(std::memory_order_relaxed)); n > 0 && saturated();
+                 --n) {
                 if (!spawn())
                     break;
             }
@@ -165,9 +221,10 @@ void ThreadPool::Impl::watch() {
     }
 }
 
-void ThreadPool::Impl::worker(std::list<std::thread>::iterator self) {
+void ThreadPool::Impl::worker(std::list<Worker>::iterator self) {
     pthread_setname_np(pthread_self(), "unsync-pool");
     std::unique_lock lock(mutex);
+    self->tid = gettid();
     --starting;
     for (;;) {
         if (stopping.load(std::memory_order_relaxed)) {
@@ -175,17 +232,21 @@ void ThreadPool::Impl::worker(std::list<std::thread>::iterator self) {
             return;
         }
         if (PoolJob* job = inbox.pop()) {
-            ++taken;
+            count_taken();
+            self->in_call.store(true, std::memory_order_relaxed);
             lock.unlock();
             job->m_run(job);
+            self->in_call.store(false, std::memory_order_relaxed);
             lock.lock();
             continue;
         }
         // Calls submitted in a stream arrive microseconds apart: watching the queue for a
         // moment lets the submitter leave without waking anyone. Bounded, so an idle pool
         // sleeps.
+        spinning.fetch_add(1, std::memory_order_relaxed);
         lock.unlock();
         const bool more = spin_for_work();
+        spinning.fetch_sub(1, std::memory_order_seq_cst);  // see can_leave_to_others()
         lock.lock();
         if (more)
             continue;
@@ -195,27 +256,38 @@ void ThreadPool::Impl::worker(std::list<std::thread>::iterator self) {
             continue;
         }
         const auto status = cv.wait_for(lock, options.idle_timeout);
-        idle.fetch_sub(1, std::memory_order_relaxed);
+        // Whether this thread was the one notified does not matter, only the counts.
+        if (waking > 0) {
+            --waking;
+        } else {
+            idle.fetch_sub(1, std::memory_order_relaxed);
+        }
         if (status == std::cv_status::timeout && !stopping.load(std::memory_order_relaxed)) {
             threads.fetch_sub(1, std::memory_order_seq_cst);  // see `threads`
             if (has_work()) {
                 threads.fetch_add(1, std::memory_order_relaxed);
                 continue;
             }
-            retired.push_back(std::move(*self));
+            retired.push_back(std::move(self->thread));
             workers.erase(self);
             return;
         }
     }
 }
 
-bool ThreadPool::Impl::can_leave_to_others() const noexcept {
-    // seq_cst, after the push: see the members.
+bool ThreadPool::Impl::can_leave_to_others(std::uint64_t submitted) const noexcept {
+    // seq_cst, after the push: see the members. Spinning threads are one more such pair: a
+    // thread stops spinning (seq_cst) before it counts itself idle and looks at the queue.
     if (stopping.load(std::memory_order_seq_cst) || idle.load(std::memory_order_seq_cst) != 0)
         return false;
     const std::size_t n = threads.load(std::memory_order_seq_cst);
-    return n >= eager_limit &&
-           (n >= options.max_threads || watching.load(std::memory_order_seq_cst));
+    if (n < eager_limit)
+        return false;
+    if (n >= options.max_threads || watching.load(std::memory_order_seq_cst))
+        return true;
+    // No monitor watching: leave only if a spinning thread is there for every waiting call, so
+    // that none waits behind a call that blocks.
+    return waiting(submitted) <= spinning.load(std::memory_order_seq_cst);
 }
 
 void ThreadPool::Impl::submit_slow() noexcept {
@@ -226,14 +298,16 @@ void ThreadPool::Impl::submit_slow() noexcept {
         if (stopping.load(std::memory_order_relaxed)) {
             dropped = take_all();  // this call, and any other that came too late
         } else {
-            // Wake a sleeping thread, and if more calls wait than threads sleep, start one
+            // Wake a sleeping thread, and if more calls wait than threads will come, start one
             // (up to a core's worth) or have the monitor watch for stalled threads.
             const std::size_t sleeping = idle.load(std::memory_order_relaxed);
-            const std::uint64_t submitted = pushed.load(std::memory_order_relaxed);
-            const std::uint64_t waiting = submitted > taken ? submitted - taken : 0;
-            if (sleeping > 0)
+            const std::size_t coming = sleeping + waking;  // threads about to look at the queue
+            if (sleeping > 0) {
+                idle.fetch_sub(1, std::memory_order_relaxed);
+                ++waking;
                 cv.notify_one();
-            if (waiting <= sleeping) {
+            }
+            if (waiting(pushed.load(std::memory_order_relaxed)) <= coming) {
                 // They are enough.
             } else if (threads.load(std::memory_order_relaxed) < eager_limit) {
                 // Without a single thread the calls would wait forever: fail them instead.
@@ -266,17 +340,17 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::submit_job(PoolJob* job) noexcept {
     Impl& impl = *m_impl;
-    impl.pushed.fetch_add(1, std::memory_order_relaxed);
+    const std::uint64_t submitted = impl.pushed.fetch_add(1, std::memory_order_relaxed) + 1;
     impl.inbox.push(job);
     // The common case in a stream of calls: threads are awake and will find it.
-    if (!impl.can_leave_to_others())
+    if (!impl.can_leave_to_others(submitted))
         impl.submit_slow();
 }
 
 void ThreadPool::shutdown() noexcept {
     Impl& impl = *m_impl;
     PoolJob* dropped = nullptr;
-    std::list<std::thread> workers;
+    std::list<Impl::Worker> workers;
     std::vector<std::thread> retired;
     {
         std::lock_guard lock(impl.mutex);
@@ -299,12 +373,12 @@ void ThreadPool::shutdown() noexcept {
     Impl::drop_all(dropped);
     for (auto& t : retired)
         t.join();
-    for (auto& t : workers) {
+    for (auto& w : workers) {
         // exit() called from a pool thread: that thread cannot join itself.
-        if (t.get_id() == std::this_thread::get_id()) {
-            t.detach();
+        if (w.thread.get_id() == std::this_thread::get_id()) {
+            w.thread.detach();
         } else {
-            t.join();
+            w.thread.join();
         }
     }
 }

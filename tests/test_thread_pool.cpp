@@ -193,6 +193,26 @@ TEST(ThreadPool, TenBlockingCallsRunConcurrentlyOnAPoolWithASleepingThread) {
         EXPECT_TRUE(c.result());
 }
 
+// Calls that compute are not blocked: more threads than cores would not make them faster.
+TEST(ThreadPool, CallsThatComputeStayOnACoresWorthOfThreads) {
+    unsync::ThreadPool pool(pool_options(16));
+    const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+    std::vector<unsync::Unfuture<int>> calls;
+    for (int i = 0; i < 3 * static_cast<int>(cores); ++i) {
+        calls.push_back(pool.submit([i] {
+            // Busy for 20 ms: many times the monitor's 200 us stall check.
+            const auto until = std::chrono::steady_clock::now() + 20ms;
+            unsigned spins = 0;
+            while (std::chrono::steady_clock::now() < until)
+                ++spins;
+            return spins > 0 ? i : -1;
+        }));
+    }
+    for (int i = 0; i < static_cast<int>(calls.size()); ++i)
+        EXPECT_EQ(calls[static_cast<std::size_t>(i)].result(), i);
+    EXPECT_LE(pool.thread_count(), cores);
+}
+
 TEST(ThreadPool, ThreadsAreCreatedOnDemand) {
     unsync::ThreadPool pool(pool_options(8));
     EXPECT_EQ(pool.thread_count(), 0u);
