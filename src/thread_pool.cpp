@@ -51,9 +51,10 @@ struct ThreadPool::Impl {
 
     // A submit loads these (seq_cst) after its push (a seq_cst exchange), and the other side
     // stores them (seq_cst) before it looks at the queue: a thread going to sleep (`idle`), a
-    // thread retiring (`threads`), the monitor going to sleep (`watching`), shutdown taking the
-    // queue (`stopping`). Of two such pairs one always sees the other, so a submit that finds
-    // nothing to do leaves a call that someone is sure to take.
+    // thread retiring (`threads`), the monitor going to sleep (`watching`), a thread ending its
+    // spin (`spinning`), shutdown taking the queue (`stopping`). Of two such pairs one always
+    // sees the other, so a submit that finds nothing to do leaves a call that someone is sure to
+    // take.
     alignas(64) std::atomic<bool> stopping{false};  // stored under mutex
     std::atomic<std::size_t> idle{0};      // threads asleep on cv that nobody has woken yet
     std::atomic<std::size_t> threads{0};   // threads alive, busy or idle
@@ -276,8 +277,8 @@ void ThreadPool::Impl::worker(std::list<Worker>::iterator self) {
 }
 
 bool ThreadPool::Impl::can_leave_to_others(std::uint64_t submitted) const noexcept {
-    // seq_cst, after the push: see the members. Spinning threads are one more such pair: a
-    // thread stops spinning (seq_cst) before it counts itself idle and looks at the queue.
+    // seq_cst, after the push: see the members (a thread stops spinning before it counts
+    // itself idle and looks at the queue).
     if (stopping.load(std::memory_order_seq_cst) || idle.load(std::memory_order_seq_cst) != 0)
         return false;
     const std::size_t n = threads.load(std::memory_order_seq_cst);
