@@ -508,6 +508,9 @@ constexpr auto crash_sigkill_cpu = unsync::cpu_bound<&crash_sigkill>;
 
 // 64 MiB in every build: under TSan each of these tests takes 5-12 s on a 2-core machine.
 constexpr std::size_t k_big = std::size_t{64} << 20;  // 64 MiB
+// Not a call that finishes "at once" (kWait): seconds under TSan, more on a loaded machine. Still
+// below ctest's 120 s per test, so a lost call fails the test instead of timing it out.
+constexpr auto k_payload_wait = std::chrono::seconds(90);
 
 // Position-dependent bytes: a lost, repeated or reordered chunk changes the data.
 std::string pattern(std::size_t size, std::uint32_t seed) {
@@ -1261,13 +1264,13 @@ TEST(ProcessPoolOptions, SizeZeroMeansTheNumberOfCores) {
 TEST(ProcessPoolPayloads, SixtyFourMebibyteArgument) {
     const std::string big = pattern(k_big, 12345);
     const auto expected = checksum(big);
-    const auto got = checksum_cpu(big).result(kWait);
+    const auto got = checksum_cpu(big).result(k_payload_wait);
     EXPECT_EQ(got.second, k_big);
     EXPECT_EQ(got.first, expected.first);
 }
 
 TEST(ProcessPoolPayloads, SixtyFourMebibyteResult) {
-    const std::string got = make_pattern_cpu(k_big, 777).result(kWait);
+    const std::string got = make_pattern_cpu(k_big, 777).result(k_payload_wait);
     ASSERT_EQ(got.size(), k_big);
     EXPECT_TRUE(got == pattern(k_big, 777)) << "the result's bytes differ";
 }
@@ -1277,8 +1280,8 @@ TEST(ProcessPoolPayloads, LargePayloadsBothWaysAtOnceOnSeveralWorkers) {
     const std::string big = pattern(k_big / 2, 99);
     auto up = checksum_cpu(big);
     auto down = make_pattern_cpu(k_big / 2, 98);
-    EXPECT_EQ(up.result(kWait), checksum(big));
-    EXPECT_TRUE(down.result(kWait) == pattern(k_big / 2, 98));
+    EXPECT_EQ(up.result(k_payload_wait), checksum(big));
+    EXPECT_TRUE(down.result(k_payload_wait) == pattern(k_big / 2, 98));
     EXPECT_EQ(shout_cpu("small").result(kWait), "SMALL!");
 }
 

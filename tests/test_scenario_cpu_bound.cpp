@@ -127,8 +127,10 @@ TEST(ScenarioCpuBound, HundredBusyCallsGatheredByAnAsyncAggregator) {
     // A worker runs one call at a time, so no schedule is shorter than this.
     const auto rounds = (k_calls + static_cast<int>(size) - 1) / static_cast<int>(size);
     EXPECT_GE(elapsed, rounds * k_work);
-    // Generous: a shared CI machine and sanitizers.
-    EXPECT_LT(elapsed, 3 * ideal);
+    // Generous: a shared CI machine and sanitizers. The busy loops only end once their worker
+    // gets a core again, and with ctest -j2 on two cores other tests want them too (release, three
+    // spinning shells beside it: 1.3-2.0 x the ideal).
+    EXPECT_LT(elapsed, 6 * ideal);
 }
 
 // --- The original library's process-executor example --------------------------------------
