@@ -155,6 +155,10 @@ bool ThreadPool::Impl::all_blocked() const {
         const char* close = std::strrchr(buf, ')');
         if (close && close[1] == ' ' && close[2] == 'R')
             return false;
+        // Its call may have ended since in_call was read: then the sleep seen is on the mutex
+        // this holds, not in the call.
+        if (!w.in_call.load(std::memory_order_relaxed))
+            return false;
     }
     return true;
 }
