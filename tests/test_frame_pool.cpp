@@ -59,6 +59,38 @@ TEST(FramePool, ManyLiveBlocksOfOneSizeNeverOverlap) {
         frame_free(p, size);
 }
 
+TEST(FramePool, TensOfMegabytesFromFourThreadsAtOnceNeverOverlap) {
+    // Past its first chunks the depot cuts blocks from larger regions it maps (k_region_max):
+    // many of them here, with four threads racing for them. Each block must have one owner.
+    constexpr std::size_t size = 128;
+    constexpr int per_thread = 40'000;
+    std::vector<std::vector<void*>> blocks(4);
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < blocks.size(); ++t) {
+        threads.emplace_back([&mine = blocks[t], t] {
+            for (int i = 0; i < per_thread; ++i) {
+                mine.push_back(frame_alloc(size));
+                std::memset(mine.back(), static_cast<int>(t * 64 + i % 64), size);
+            }
+        });
+    }
+    for (auto& th : threads)
+        th.join();
+    std::set<void*> seen;
+    for (std::size_t t = 0; t < blocks.size(); ++t) {
+        for (int i = 0; i < per_thread; ++i) {
+            const auto* bytes = static_cast<const unsigned char*>(blocks[t][i]);
+            ASSERT_TRUE(seen.insert(blocks[t][i]).second);
+            ASSERT_EQ(bytes[0], t * 64 + i % 64);
+            ASSERT_EQ(bytes[size - 1], t * 64 + i % 64);
+        }
+    }
+    for (auto& mine : blocks) {
+        for (void* p : mine)
+            frame_free(p, size);
+    }
+}
+
 TEST(FramePool, BlocksFreedOnAnotherThreadAreSafeToReuse) {
     // Allocated here, freed on a thread that then exits (its cache goes back to the depot),
     // allocated again here: every block must still be whole and distinct.
