@@ -398,12 +398,15 @@ void EventLoop::Impl::fire_timers() {
 }
 
 void EventLoop::Impl::purge_stale_timers() noexcept {
-    // Cancelled long sleeps would otherwise keep their frames until their deadlines.
-    auto stale = [](const Timer& t) { return !is_current(t); };
-    for (const Timer& t : timers) {
-        if (stale(t))
-            t.task->state()->release();
-    }
+    // Cancelled long sleeps would otherwise keep their frames until their deadlines. One look at
+    // each entry (remove_if asks once per element): the release may free the frame that tells
+    // whether it is stale.
+    auto stale = [](const Timer& t) {
+        if (is_current(t))
+            return false;
+        t.task->state()->release();
+        return true;
+    };
     timers.erase(std::remove_if(timers.begin(), timers.end(), stale), timers.end());
     std::make_heap(timers.begin(), timers.end(), std::greater<>());
     stale_timers = 0;

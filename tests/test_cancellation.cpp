@@ -326,6 +326,27 @@ TEST(CancelCoroutine, CancelledLongSleepsDoNotKeepTheirFramesUntilTheDeadline) {
     EXPECT_LE(token.use_count(), 1 + n / 2);
 }
 
+TEST(CancelCoroutine, PurgingStaleSleepsWhoseTasksAreGoneFreesTheirFramesOnce) {
+    // Each cancelled task finishes and its handle is dropped before the next cancel: its stale
+    // timer entry holds the last reference, and the purge frees the frame. It must not look at
+    // the entry again after that (AddressSanitizer builds see every frame freed on its own).
+    auto token = std::make_shared<int>(0);
+    constexpr int n = 2100;
+    std::vector<Unfuture<void>> tasks;
+    tasks.reserve(n);
+    for (int i = 0; i < n; ++i)
+        tasks.push_back(sleep_with_token(token));
+    loop_turns(1);  // all asleep
+    for (auto& t : tasks) {
+        Unfuture<void> task = std::move(t);
+        EXPECT_TRUE(task.cancel());
+        EXPECT_THROW(task.result(kWait), unsync::cancelled_error);
+    }
+    loop_turns(1);
+    // More than half the entries were stale at some cancel: purged, frames freed.
+    EXPECT_LE(token.use_count(), 1 + n / 2);
+}
+
 // =============================================================================================
 // Plain futures and done futures
 // =============================================================================================
