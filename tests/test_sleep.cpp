@@ -6,6 +6,7 @@
 
 #include "support.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -17,6 +18,7 @@ using unsync::Unfuture;
 using unsync_test::Clock;
 using unsync_test::kWait;
 using unsync_test::Log;
+using unsync_test::loop_turns;
 using unsync_test::make_log;
 
 namespace {
@@ -169,6 +171,64 @@ TEST(Sleep, TimersFireInDeadlineOrder) {
     deadline_driver({150ms, 50ms, 100ms}, log).result(kWait);
     const std::vector<std::string> expected{"50", "100", "150"};
     EXPECT_EQ(*log, expected);
+}
+
+// When each sleeper set its deadline is known only within bounds: after `before`, and before the
+// next sleeper on the loop took its own `before`.
+struct SleepRecord {
+    std::vector<Clock::time_point> before;  // by sleeper
+    std::vector<int> started;               // sleepers in the order they set their deadlines
+    std::vector<int> woke;                  // in the order they woke
+};
+
+Unfuture<void> recorded_sleep(int i, Clock::duration d, std::shared_ptr<SleepRecord> r) {
+    r->before[static_cast<std::size_t>(i)] = Clock::now();
+    r->started.push_back(i);
+    co_await unsync::sleep(d);
+    r->woke.push_back(i);
+}
+
+TEST(Sleep, ThousandsOfSleepsWakeInDeadlineOrderWhileCancelledOnesArePurged) {
+    // 2,000 sleeps 0.1 ms apart across 100 ms, among 3,000 one-hour sleeps that are cancelled
+    // at once: their stale entries are purged from the timer heap while the short ones wait.
+    constexpr int n = 2000;
+    auto record = std::make_shared<SleepRecord>();
+    record->before.resize(n);
+    std::vector<Clock::duration> duration(n);
+    std::vector<Unfuture<void>> sleepers;
+    std::vector<Unfuture<Clock::duration>> cancelled;
+    for (int i = 0; i < n; ++i) {
+        // Never zero: sleep(0) is a yield, not a timer, and runs before timers already due.
+        duration[i] = (i * 7919 % 1000 + 1) * 100us;
+        sleepers.push_back(recorded_sleep(i, duration[i], record));
+        for (int j = 0; j < 3 && i % 2 == 0; ++j)
+            cancelled.push_back(timed_sleep(1h));
+    }
+    loop_turns(1);  // all asleep, or the short ones already awake
+    for (auto& c : cancelled)
+        EXPECT_TRUE(c.cancel());
+    for (auto& s : sleepers)
+        s.result(kWait);
+    for (auto& c : cancelled)
+        EXPECT_THROW(c.result(kWait), unsync::cancelled_error);
+
+    ASSERT_EQ(record->woke.size(), static_cast<std::size_t>(n));
+    ASSERT_EQ(record->started.size(), static_cast<std::size_t>(n));
+    // Bounds of each sleeper's deadline.
+    std::vector<Clock::time_point> earliest(n), latest(n, Clock::time_point::max());
+    for (std::size_t k = 0; k < record->started.size(); ++k) {
+        const int i = record->started[k];
+        earliest[i] = record->before[i] + duration[i];
+        if (k + 1 < record->started.size())
+            latest[i] = record->before[record->started[k + 1]] + duration[i];
+    }
+    // Woken in deadline order: a sleeper that woke after another cannot have a deadline
+    // certainly earlier than it.
+    Clock::time_point latest_earliest = Clock::time_point::min();
+    for (const int i : record->woke) {
+        ASSERT_LE(latest_earliest, latest[i]) << "sleeper " << i << " woke out of order";
+        latest_earliest = std::max(latest_earliest, earliest[i]);
+    }
 }
 
 TEST(Sleep, EqualDurationsFireInTheOrderTheyWereSet) {
