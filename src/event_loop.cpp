@@ -440,7 +440,10 @@ void EventLoop::Impl::process_cancels() noexcept {
 void EventLoop::Impl::sleep_until_work() {
     // Work handed over within microseconds (a caller blocking on a round trip) is picked up by a
     // short spin, without the wake-up's system calls on either side. Bounded: an idle loop sleeps.
-    const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
+    const auto now = std::chrono::steady_clock::now();
+    if (!timers.empty() && timers.front().deadline <= now)
+        return;  // a sleep set already due this turn
+    const auto spin_until = now + std::chrono::microseconds(20);
     for (unsigned i = 1; !has_remote(); ++i) {
         detail::cpu_relax();
         if (i % 64 == 0 && std::chrono::steady_clock::now() >= spin_until)

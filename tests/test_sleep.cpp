@@ -190,7 +190,8 @@ Unfuture<void> recorded_sleep(int i, Clock::duration d, std::shared_ptr<SleepRec
 
 TEST(Sleep, ThousandsOfSleepsWakeInDeadlineOrderWhileCancelledOnesArePurged) {
     // 2,000 sleeps 0.1 ms apart across 100 ms, among 3,000 one-hour sleeps that are cancelled
-    // at once: their stale entries are purged from the timer heap while the short ones wait.
+    // at once: their stale entries are purged from the timer heap while the short ones wait
+    // (the first wakes 300 ms in, time enough for the setup even under a sanitizer).
     constexpr int n = 2000;
     auto record = std::make_shared<SleepRecord>();
     record->before.resize(n);
@@ -198,8 +199,7 @@ TEST(Sleep, ThousandsOfSleepsWakeInDeadlineOrderWhileCancelledOnesArePurged) {
     std::vector<Unfuture<void>> sleepers;
     std::vector<Unfuture<Clock::duration>> cancelled;
     for (int i = 0; i < n; ++i) {
-        // Never zero: sleep(0) is a yield, not a timer, and runs before timers already due.
-        duration[i] = (i * 7919 % 1000 + 1) * 100us;
+        duration[i] = 300ms + (i * 7919 % 1000) * 100us;
         sleepers.push_back(recorded_sleep(i, duration[i], record));
         for (int j = 0; j < 3 && i % 2 == 0; ++j)
             cancelled.push_back(timed_sleep(1h));
@@ -229,6 +229,26 @@ TEST(Sleep, ThousandsOfSleepsWakeInDeadlineOrderWhileCancelledOnesArePurged) {
         ASSERT_LE(latest_earliest, latest[i]) << "sleeper " << i << " woke out of order";
         latest_earliest = std::max(latest_earliest, earliest[i]);
     }
+}
+
+Unfuture<void> sleep_past_its_deadline_then_log(Log log) {
+    auto s = unsync::sleep(2ms);
+    // The deadline passes before the task suspends (a long step, a preempted loop thread).
+    const auto due = Clock::now() + 2ms;
+    while (Clock::now() <= due) {
+    }
+    co_await s;
+    log->push_back("2 ms, already due");
+}
+
+TEST(Sleep, ASleepAlreadyDueWhenItSuspendsWaitsForTimersDueBeforeIt) {
+    auto log = make_log();
+    auto first = sleep_and_log(1ms, log);  // set first, due first
+    auto second = sleep_past_its_deadline_then_log(log);
+    first.result(kWait);
+    second.result(kWait);
+    const std::vector<std::string> expected{"1", "2 ms, already due"};
+    EXPECT_EQ(*log, expected);
 }
 
 TEST(Sleep, EqualDurationsFireInTheOrderTheyWereSet) {

@@ -16,8 +16,10 @@ UNSYNC_EXPORT void add_timer(SleepWaiter* sleeper, std::chrono::steady_clock::ti
 
 class SleepAwaiter : SleepWaiter {
 public:
-    explicit SleepAwaiter(std::chrono::steady_clock::time_point deadline) noexcept
-        : m_deadline(deadline) {}
+    // yield: a sleep of zero or less, which only lets the other ready tasks run.
+    explicit SleepAwaiter(std::chrono::steady_clock::time_point deadline,
+                          bool yield = false) noexcept
+        : m_deadline(deadline), m_yield(yield) {}
 
     // Even a zero sleep suspends: it lets the other ready tasks run, like asyncio.sleep(0).
     bool await_ready() const noexcept { return false; }
@@ -26,8 +28,9 @@ public:
         m_task = &task_of(h);
         if (m_task->m_cancelled)
             return false;
-        if (m_deadline <= std::chrono::steady_clock::now()) {
-            // Already due: just yield to the other ready tasks; arming a timer costs far more.
+        // Any other sleep takes a timer, even one already due by now: a timer due earlier has not
+        // necessarily fired yet, and timers fire in deadline order.
+        if (m_yield) {
             schedule(m_task);
         } else {
             add_timer(this, m_deadline);
@@ -41,6 +44,7 @@ public:
 
 private:
     std::chrono::steady_clock::time_point m_deadline;
+    bool m_yield;
 };
 
 }  // namespace detail
@@ -48,7 +52,7 @@ private:
 // `co_await unsync::sleep(100ms);` suspends the calling coroutine without blocking the loop.
 template <class Rep, class Period>
 detail::SleepAwaiter sleep(std::chrono::duration<Rep, Period> d) {
-    return detail::SleepAwaiter(detail::deadline_after(d));
+    return detail::SleepAwaiter(detail::deadline_after(d), d <= d.zero());
 }
 
 }  // namespace unsync
