@@ -156,7 +156,9 @@ bool ThreadPool::Impl::all_blocked() const {
         if (close && close[1] == ' ' && close[2] == 'R')
             return false;
         // Its call may have ended since in_call was read: then the sleep seen is on the mutex
-        // this holds, not in the call.
+        // this holds, not in the call. Relaxed is enough: the thread cleared the flag before it
+        // went to sleep in the kernel, which is what the state read saw, and the flag cannot be
+        // set again while this holds the mutex.
         if (!w.in_call.load(std::memory_order_relaxed))
             return false;
     }

@@ -460,12 +460,12 @@ TEST(ThreadPool, ShutdownRacingWithSubmitsLeavesNoCallPending) {
         });
     }
     // Shut down while the threads run calls, not before the first has been scheduled.
-    ASSERT_TRUE(submitted.wait_for_at_least(3000));
-    ASSERT_TRUE(started.wait_for_at_least(1));
+    const bool running = submitted.wait_for_at_least(3000) && started.wait_for_at_least(1);
     pool.shutdown();
     stop.store(true);
     for (auto& t : threads)
         t.join();
+    ASSERT_TRUE(running);
     std::size_t ran = 0, dropped = 0;
     for (auto& mine : calls) {
         for (auto& c : mine) {
