@@ -306,15 +306,21 @@ TEST(CancelCoroutine, LongAwaitChainIsCancelledWithoutRecursion) {
     EXPECT_CANCELLED(top);
 }
 
+// n one-hour sleepers, asleep, each frame holding a copy of token.
+std::vector<Unfuture<void>> asleep_with_token(const std::shared_ptr<int>& token, int n) {
+    std::vector<Unfuture<void>> tasks;
+    tasks.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i)
+        tasks.push_back(sleep_with_token(token));
+    loop_turns(1);
+    return tasks;
+}
+
 TEST(CancelCoroutine, CancelledLongSleepsDoNotKeepTheirFramesUntilTheDeadline) {
     // A cancelled sleep leaves a stale timer entry holding the frame; many of them are purged.
     auto token = std::make_shared<int>(0);
     constexpr int n = 3000;
-    std::vector<Unfuture<void>> tasks;
-    tasks.reserve(n);
-    for (int i = 0; i < n; ++i)
-        tasks.push_back(sleep_with_token(token));
-    loop_turns(1);  // all asleep
+    auto tasks = asleep_with_token(token, n);
     EXPECT_EQ(token.use_count(), n + 1);
     for (auto& t : tasks)
         EXPECT_TRUE(t.cancel());
@@ -332,11 +338,7 @@ TEST(CancelCoroutine, PurgingStaleSleepsWhoseTasksAreGoneFreesTheirFramesOnce) {
     // the entry again after that (AddressSanitizer builds see every frame freed on its own).
     auto token = std::make_shared<int>(0);
     constexpr int n = 2100;
-    std::vector<Unfuture<void>> tasks;
-    tasks.reserve(n);
-    for (int i = 0; i < n; ++i)
-        tasks.push_back(sleep_with_token(token));
-    loop_turns(1);  // all asleep
+    auto tasks = asleep_with_token(token, n);
     for (auto& t : tasks) {
         Unfuture<void> task = std::move(t);
         EXPECT_TRUE(task.cancel());

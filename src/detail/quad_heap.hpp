@@ -39,8 +39,9 @@ public:
     template <class Pred>
     void remove_if(Pred pred) {
         std::erase_if(m_items, pred);
+        // Every node with children, the last parent first.
         for (std::size_t i = m_items.size() / k_arity + 1; i-- > 0;) {
-            if (i < m_items.size())
+            if (i * k_arity + 1 < m_items.size())
                 sift_down(i, std::move(m_items[i]));
         }
     }
