@@ -648,7 +648,11 @@ InlineStart start_inline(TaskBase* child, TaskBase* parent) noexcept {
         return InlineStart::not_run;
     impl->ready.pop();
     ++impl->unpolled;
-    impl->run_task(child);
+    // run_task's start, minus what the checks above rule out.
+    child->m_started = true;
+    impl->enlist(child);
+    impl->current = child;
+    child->handle().resume();
     impl->current = parent;
     // The child's frame is still there: the parent's Unfuture holds a reference to it.
     if (!child->state()->done())

@@ -229,19 +229,7 @@ bool StateBase::cancel() noexcept {
     return true;
 }
 
-void StateBase::complete(bool drop_ref) noexcept {
-    if (drop_ref) {
-        // The usual end of a task or a call: nobody waits or sleeps, so there is nothing to hand
-        // over, and publishing with the reference dropped is one CAS (acq_rel: see publish()).
-        std::uint64_t w = m_word.load(std::memory_order_relaxed);
-        if ((w & (k_locked | k_waiters | k_sleepers)) == 0 &&
-            m_word.compare_exchange_strong(w, (w | k_done) - k_ref, std::memory_order_acq_rel,
-                                           std::memory_order_relaxed)) {
-            if (refs(w) == 1)
-                m_ops->destroy(this);
-            return;
-        }
-    }
+void StateBase::complete_slow(bool drop_ref) noexcept {
     // Off the loop thread, the waiters are in transit until schedule() has handed them over:
     // counted before publish() takes the list, so whoever fails to unlink a waiter sees it.
     const bool handoff = !on_loop_thread();
