@@ -39,9 +39,9 @@ void shutdown_at_exit() {
     shutdown();
 }
 
-Runtime& runtime() {
-    if (Runtime* r = g_runtime.load(std::memory_order_acquire))
-        return *r;
+// The first use: builds and starts the runtime. Apart from runtime(), so that the common case
+// there is a load and a test, without this function's register saves and unwinding set-up.
+[[gnu::noinline]] Runtime& start_runtime() {
     if (t_starting) {
         throw invalid_state_error("unsync: the loop factory must not use the unsync runtime");
     }
@@ -81,6 +81,12 @@ Runtime& runtime() {
         r->procs.shutdown();
     }
     return *r;
+}
+
+Runtime& runtime() {
+    if (Runtime* r = g_runtime.load(std::memory_order_acquire))
+        return *r;
+    return start_runtime();
 }
 
 }  // namespace
