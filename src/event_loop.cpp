@@ -150,7 +150,9 @@ struct EventLoop::Impl {
             asio::post(io, [this] { wake_pending.store(false, std::memory_order_release); });
         }
     }
-    void enlist(TaskBase* t) noexcept {
+    // A task about to run its first step joins the registry.
+    void start(TaskBase* t) noexcept {
+        t->m_started = true;
         t->m_prev = nullptr;
         t->m_next = registry;
         if (registry)
@@ -252,8 +254,7 @@ void EventLoop::Impl::run_task(TaskBase* t) noexcept {
             abandon(t);
             return;
         }
-        t->m_started = true;
-        enlist(t);
+        start(t);
     }
     current = t;
     if (slow_step.count() == 0) {
@@ -649,8 +650,7 @@ InlineStart start_inline(TaskBase* child, TaskBase* parent) noexcept {
     impl->ready.pop();
     ++impl->unpolled;
     // run_task's start, minus what the checks above rule out.
-    child->m_started = true;
-    impl->enlist(child);
+    impl->start(child);
     impl->current = child;
     child->handle().resume();
     impl->current = parent;

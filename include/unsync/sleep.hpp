@@ -52,7 +52,10 @@ private:
 // `co_await unsync::sleep(100ms);` suspends the calling coroutine without blocking the loop.
 template <class Rep, class Period>
 detail::SleepAwaiter sleep(std::chrono::duration<Rep, Period> d) {
-    return detail::SleepAwaiter(detail::deadline_after(d), d <= d.zero());
+    // A yield needs no deadline: no clock read.
+    if (d <= d.zero())
+        return detail::SleepAwaiter({}, true);
+    return detail::SleepAwaiter(detail::deadline_after(d));
 }
 
 }  // namespace unsync
