@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The Debian package as a user gets it: builds it (scripts/build-deb.sh), installs it with
+# apt-get, builds tests/consumer against the installed package with find_package (shared and
+# static library) and with pkg-config, runs each, and removes the package. Run as root on a
+# machine where libunsync-dev is not installed otherwise.
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo_root"
+[[ $(id -u) -eq 0 ]] || { echo "test-deb: run as root (apt-get install)" >&2; exit 1; }
+if dpkg-query -W -f='${Status}' libunsync-dev 2>/dev/null | grep -q "install ok installed"; then
+    echo "test-deb: libunsync-dev is already installed; remove it first" >&2
+    exit 1
+fi
+
+scripts/build-deb.sh
+deb=$(ls build/deb/libunsync-dev_*.deb | head -n1)
+work=build/deb/consumer
+rm -rf "$work"
+mkdir -p "$work"
+
+remove() { DEBIAN_FRONTEND=noninteractive apt-get remove -y libunsync-dev >/dev/null || true; }
+trap remove EXIT
+DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "./$deb"
+
+# find_package, shared library (the default target) and static library.
+cmake -S tests/consumer -B "$work/shared" -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build "$work/shared"
+"$work/shared/consumer"
+ldd "$work/shared/consumer" | grep -q 'libunsync\.so\.0\.1 => /usr/lib' ||
+    { echo "test-deb: the consumer does not use the installed shared library" >&2; exit 1; }
+cmake -S tests/consumer -B "$work/static" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DUNSYNC_CONSUMER_TARGET=unsync::unsync_static
+cmake --build "$work/static"
+"$work/static/consumer"
+if ldd "$work/static/consumer" | grep -q libunsync; then
+    echo "test-deb: the static consumer loads libunsync.so" >&2
+    exit 1
+fi
+
+# pkg-config
+# shellcheck disable=SC2046
+c++ -O2 tests/consumer/main.cpp -o "$work/consumer_pkgconfig" $(pkg-config --cflags --libs unsync)
+"$work/consumer_pkgconfig"
+
+echo "test-deb: OK ($deb: find_package shared and static, pkg-config)"
