@@ -225,3 +225,16 @@ TEST(Unsync, SeedTypingWorkaround) {
 }
 
 }  // namespace
+
+// A wrapper is a continuation like any other callable: then() sees that it takes the value (not
+// the source Unfuture), runs it on the pool and flattens the Unfuture it returns. Before the
+// wrapper's call operator was constrained, then() took it for an Unfuture-taking continuation
+// and the call failed to compile.
+TEST(Unsync, WrapperAsAContinuationTakesTheValue) {
+    const auto twice = unsync::unsync([](int v) { return v * 2; });
+    static_assert(!std::is_invocable_v<decltype(twice)&, unsync::Unfuture<int>&>);
+    static_assert(std::is_invocable_v<decltype(twice)&, int>);
+    auto chained = unsync::Unfuture<int>::from_value(21).then(twice);
+    static_assert(std::is_same_v<decltype(chained), unsync::Unfuture<int>>);
+    EXPECT_EQ(chained.result(unsync_test::kWait), 42);
+}

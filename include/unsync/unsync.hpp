@@ -20,24 +20,35 @@
 
 namespace unsync {
 
+// What a wrapped callable accepts: a call that returns an Unfuture (a coroutine, called as is),
+// or a plain call with decay-copies of the arguments (it runs later on a pool thread), with or
+// without a leading std::stop_token. A constraint rather than an assertion, so that then() and
+// other traits see what the wrapper really accepts (then(wrapper) must pick the value form).
+// The trailing comments are what a compiler shows when a call does not match.
+// clang-format off
+template <class F, class... A>
+concept callable_through_unsync =
+    detail::IsUnfuture<std::remove_cvref_t<std::invoke_result_t<const F&, A&&...>>>::value ||  // a coroutine, called as is
+    std::is_invocable_v<F, std::decay_t<A>...> ||  // runs on a pool thread with decay-copied arguments: pass std::ref(x) for a T& parameter, the object (or a pointer, or std::ref) first for a member function
+    std::is_invocable_v<F, std::stop_token, std::decay_t<A>...>;  // the same, with a leading std::stop_token
+// clang-format on
+
 template <class F>
 class Unsynced {
 public:
     explicit Unsynced(F fn) : m_fn(std::move(fn)) {}
 
     // Arguments are decay-copied into a thread-pool call. A coroutine is called directly: it
-    // takes its parameters as it declares them (take them by value, see the README).
+    // takes its parameters as it declares them (take them by value, see the README). A call
+    // that matches neither fails to compile: the wrapped callable cannot be called with copies
+    // of these arguments; pass std::ref(x) for a reference parameter, and the object (or a
+    // pointer, or std::ref) first for a member function.
     template <class... A>
+    requires callable_through_unsync<F, A...>
     auto operator()(A&&... args) const {
         if constexpr (returns_unfuture<A...>()) {
             return std::invoke(m_fn, std::forward<A>(args)...);
         } else {
-            static_assert(std::is_invocable_v<F, std::decay_t<A>...> ||
-                              std::is_invocable_v<F, std::stop_token, std::decay_t<A>...>,
-                          "unsync: the wrapped callable cannot be called with copies of these "
-                          "arguments; a plain function runs later on a pool thread with "
-                          "decay-copied arguments, so pass std::ref(x) for a reference parameter "
-                          "(and the object, a pointer or std::ref first for a member function)");
             return thread_executor().submit(m_fn, std::forward<A>(args)...);
         }
     }
