@@ -17,12 +17,14 @@ struct Connection {
     ~Connection() { std::cout << "connection closed by RAII\n"; }
 };
 
+// [snippet:cancellation-1]
 unsync::Unfuture<std::string> download(unsync::Unfuture<void> started) {
     Connection connection;
     started.set_result();
     co_await unsync::sleep(1h);  // cancelled here: this expression throws cancelled_error
     co_return "never";
 }
+// [end-snippet]
 
 unsync::Unfuture<int> slow_answer() {
     co_await unsync::sleep(10s);
@@ -30,6 +32,7 @@ unsync::Unfuture<int> slow_answer() {
 }
 
 // A plain function that takes a std::stop_token first can be stopped while it runs.
+// [snippet:cancellation-3]
 const auto crunch = unsync::unsync([](std::stop_token stop, unsync::Unfuture<void> started) {
     started.set_result();
     long rounds = 0;
@@ -39,10 +42,12 @@ const auto crunch = unsync::unsync([](std::stop_token stop, unsync::Unfuture<voi
     }
     return rounds;
 });
+// [end-snippet]
 
 }  // namespace
 
 int cancellation_main() {
+    // [snippet:cancellation-2]
     unsync::Unfuture<void> started;
     auto job = download(started);
     started.result();
@@ -53,20 +58,25 @@ int cancellation_main() {
         std::cout << "result(): cancelled_error: " << e.what() << '\n';
     }
     std::cout << "cancel() again -> " << job.cancel() << " (already done)\n";
+    // [end-snippet]
 
+    // [snippet:cancellation-5]
     try {
         unsync::wait_for(slow_answer(), 50ms).result();
     } catch (const unsync::timeout_error& e) {
         std::cout << "wait_for: " << e.what() << '\n';
     }
+    // [end-snippet]
     std::cout << "wait_for in time: "
               << unsync::wait_for(unsync::Unfuture<int>::from_value(7), 1s).result() << '\n';
 
+    // [snippet:cancellation-4]
     unsync::Unfuture<void> crunching;
     auto running = crunch(crunching);
     crunching.result();
     std::cout << "cancel() of a running pool call -> " << running.cancel() << '\n';
     const long rounds = running.result();
+    // [end-snippet]
     std::cout << "it saw the stop request and returned after " << (rounds > 0 ? "some" : "no")
               << " rounds\n";
     return job.cancelled() ? 0 : 1;

@@ -34,6 +34,7 @@ unsync::Unfuture<int> total() {
 }  // namespace
 
 int combinators_main() {
+    // [snippet:combinators-1]
     // All of them, in input order; mixed types make a tuple.
     const auto [count, name] = unsync::gather(after(20ms, 3), name_of(7)).result();
     std::cout << "gather: " << count << ", " << name << '\n';
@@ -51,11 +52,14 @@ int combinators_main() {
         std::cout << ' ' << next.result();
     }
     std::cout << '\n';
+    // [end-snippet]
 
+    // [snippet:combinators-2]
     // Failures collected instead of thrown, like asyncio's return_exceptions=True.
     std::vector<unsync::Unfuture<int>> mixed{after(5ms, 1), unsync::Unfuture<int>()};
     mixed[1].set_exception(std::runtime_error("one failed"));
     const auto settled = unsync::gather(unsync::return_exceptions, std::move(mixed)).result();
+    // [end-snippet]
     std::cout << "return_exceptions: " << settled[0].result() << " and "
               << (settled[1].exception() ? "an exception" : "a value") << '\n';
     return count == 3 && index == 1 ? 0 : 1;

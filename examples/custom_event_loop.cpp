@@ -1,6 +1,6 @@
-// The seed's "Custom Event Loops" (uvloop.install(), or an asyncio event-loop policy): choose
+// Python unsync's "Custom Event Loops" (uvloop.install(), or an asyncio event-loop policy): choose
 // the ambient loop before the first use of unsync. Here the custom loop is an EventLoop
-// subclass that carries a name, like the seed's test policy that tags its loop (loop.derp).
+// subclass that carries a name, like Python unsync's test policy that tags its loop (loop.derp).
 
 #include <iostream>
 #include <memory>
@@ -11,6 +11,7 @@
 
 namespace {
 
+// [snippet:custom-event-loop-1]
 class NamedLoop final : public unsync::EventLoop {
 public:
     explicit NamedLoop(std::string name) : m_name(std::move(name)) {}
@@ -25,10 +26,12 @@ unsync::Unfuture<std::string> loop_name() {
     const auto* named = dynamic_cast<const NamedLoop*>(&unsync::loop());
     co_return named ? named->name() : std::string("the default EventLoop");
 }
+// [end-snippet]
 
 }  // namespace
 
 int custom_event_loop_main() {
+    // [snippet:custom-event-loop-2]
     if (!unsync::started()) {
         unsync::Options options;
         options.loop_factory = [] { return std::make_unique<NamedLoop>("my custom loop"); };
@@ -48,6 +51,7 @@ int custom_event_loop_main() {
     } catch (const unsync::invalid_state_error& e) {
         std::cout << "invalid_state_error: " << e.what() << '\n';
     }
+    // [end-snippet]
     return 0;
 }
 

@@ -22,11 +22,13 @@ unsync::Unfuture<int> report(unsync::Unfuture<int> source) {
 }  // namespace
 
 int debug_main() {
+    // [snippet:debug-1]
     auto poller = unsync::named("poller", poll_forever());
     auto reporter = report(poller);
     auto waiting = report(unsync::Unfuture<int>());
     // Every pending task, with what it waits on.
     unsync::dump_tasks(std::cout);
+    // [end-snippet]
     poller.cancel();
     waiting.cancel();
     try {

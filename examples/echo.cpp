@@ -23,6 +23,7 @@ namespace {
 
 using asio::ip::tcp;
 
+// [snippet:echo-1]
 unsync::Unfuture<void> echo_session(tcp::socket socket) {
     std::array<char, 4096> data{};
     for (;;) {
@@ -35,6 +36,7 @@ unsync::Unfuture<void> echo_session(tcp::socket socket) {
         co_await asio::async_write(socket, asio::buffer(data, n), unsync::use_unfuture);
     }
 }
+// [end-snippet]
 
 unsync::Unfuture<void> serve(tcp::acceptor& acceptor, std::size_t connections) {
     for (std::size_t i = 0; i < connections; ++i) {

@@ -12,6 +12,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// [snippet:exceptions-1]
 // Stands in for Python's NotImplementedError.
 class NotImplementedError : public std::logic_error {
 public:
@@ -45,10 +46,12 @@ unsync::Unfuture<std::string> blocks_the_loop() {
     }
     co_return "result() blocked the loop";
 }
+// [end-snippet]
 
 }  // namespace
 
 int exceptions_main() {
+    // [snippet:exceptions-2]
     // No exception is thrown here.
     auto task = throws_exception();
     // The exception is emitted when the result is observed.
@@ -75,6 +78,7 @@ int exceptions_main() {
     } catch (const unsync::timeout_error& e) {
         std::cout << "timeout_error: " << e.what() << '\n';
     }
+    // [end-snippet]
     return answer.result() == 42 ? 0 : 1;
 }
 

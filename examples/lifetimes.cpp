@@ -13,6 +13,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// [snippet:lifetimes-1]
 // By value: the coroutine body runs on the loop thread after the call has returned, when a
 // temporary argument no longer exists; `const std::string& text` would dangle here.
 unsync::Unfuture<int> count_words(std::string text) {
@@ -30,12 +31,14 @@ struct Counter {
 };
 
 const auto hit = unsync::unsync(&Counter::hit);
+// [end-snippet]
 
 }  // namespace
 
 int lifetimes_main() {
     std::cout << "words: " << count_words(std::string("take parameters by value")).result() << '\n';
 
+    // [snippet:lifetimes-2]
     // The object of a member function is decay-copied like any other argument...
     Counter counter;
     hit(counter).result();
@@ -44,6 +47,7 @@ int lifetimes_main() {
     hit(&counter).result();
     hit(std::ref(counter)).result();
     std::cout << "after hit(&counter) and hit(std::ref(counter)): " << counter.hits << '\n';
+    // [end-snippet]
     return counter.hits == 2 ? 0 : 1;
 }
 

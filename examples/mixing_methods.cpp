@@ -1,4 +1,4 @@
-// The seed's "Mixing methods": thread-pool calls, chained to coroutine continuations, gathered
+// Python unsync's "Mixing methods": thread-pool calls, chained to coroutine continuations, gathered
 // by another coroutine.
 
 #include <chrono>
@@ -14,6 +14,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// [snippet:mixing-methods-1]
 const auto non_async_function = unsync::unsync([](int num) {
     std::this_thread::sleep_for(100ms);
     return std::pair{num, num + 1};
@@ -36,17 +37,20 @@ unsync::Unfuture<std::map<int, int>> result_processor(
     }
     co_return output;
 }
+// [end-snippet]
 
 }  // namespace
 
 int mixing_methods_main() {
     const auto start = std::chrono::steady_clock::now();
+    // [snippet:mixing-methods-2]
     std::vector<unsync::Unfuture<std::pair<int, int>>> tasks;
     for (int i = 0; i < 10; ++i)
         tasks.push_back(non_async_function(i).then(result_continuation));
     const std::map<int, int> output = result_processor(std::move(tasks)).result();
+    // [end-snippet]
 
-    // Printed like Python's dict repr, as in the seed.
+    // Printed like Python's dict repr, as in Python unsync.
     std::cout << '{';
     for (const char* sep = ""; const auto& [num, res] : output) {
         std::cout << sep << num << ": " << res;

@@ -12,6 +12,7 @@
 
 namespace {
 
+// [snippet:process-executor-1]
 std::string cpu_bound_function(std::uint64_t operations) {
     // volatile: the loop is the work, the optimizer must not remove it.
     volatile std::uint64_t sink = 0;
@@ -20,10 +21,12 @@ std::string cpu_bound_function(std::uint64_t operations) {
     return "Run in parallel!";
 }
 
-// The seed's unsync(cpu_bound=True)(cpu_bound_function): the one declaration.
+// Python unsync's unsync(cpu_bound=True)(cpu_bound_function): the one declaration.
 constexpr auto unsync_cpu_bound_function = unsync::cpu_bound<&cpu_bound_function>;
+// [end-snippet]
 
-// An async aggregator mixing the process pool with the loop, as the seed's mixing example does.
+// An async aggregator mixing the process pool with the loop, as Python unsync's mixing example
+// does.
 unsync::Unfuture<std::size_t> count_results(std::vector<unsync::Unfuture<std::string>> tasks) {
     std::size_t total = 0;
     for (auto& task : tasks)
@@ -55,6 +58,7 @@ int process_executor_main() {
     std::cout << "Non-unsync executed in " << seconds_since(start) << " seconds\n";
 
     start = std::chrono::steady_clock::now();
+    // [snippet:process-executor-2]
     std::vector<unsync::Unfuture<std::string>> tasks;
     for (int i = 0; i < 10; ++i)
         tasks.push_back(unsync_cpu_bound_function(operations));
@@ -62,6 +66,7 @@ int process_executor_main() {
     for (auto& task : tasks)
         results.push_back(task.result());
     print_list(results);
+    // [end-snippet]
     std::cout << "unsync executed in " << seconds_since(start) << " seconds\n";
 
     const std::size_t total = count_results(tasks).result();
@@ -70,9 +75,11 @@ int process_executor_main() {
 }
 
 #ifndef UNSYNC_TOUR
+// [snippet:process-executor-3]
 int main() {
     // Worker processes are this program started again; this line makes them serve calls.
     unsync::serve_if_worker();
     return process_executor_main();
 }
+// [end-snippet]
 #endif

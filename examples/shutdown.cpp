@@ -11,6 +11,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// [snippet:shutdown-1]
 struct Cleanup {
     ~Cleanup() { std::cout << "the cancelled coroutine unwound: its destructors ran\n"; }
 };
@@ -27,10 +28,12 @@ const auto blocking_call = unsync::unsync([](unsync::Unfuture<void> started) {
     std::this_thread::sleep_for(100ms);
     return 2;
 });
+// [end-snippet]
 
 }  // namespace
 
 int shutdown_main() {
+    // [snippet:shutdown-2]
     unsync::Unfuture<void> coroutine_started;
     auto pending = waits_forever(coroutine_started);
     unsync::Unfuture<void> call_started;
@@ -53,6 +56,7 @@ int shutdown_main() {
     } catch (const unsync::cancelled_error& e) {
         std::cout << "cancelled_error: " << e.what() << '\n';
     }
+    // [end-snippet]
     return running.result() == 2 ? 0 : 1;
 }
 

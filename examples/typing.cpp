@@ -1,6 +1,6 @@
-// The seed's "Preserving typing": a Python decorator cannot change a function's declared return
-// type, so the seed lists workarounds. In C++ none is needed: every unsync call has an exact
-// static type. The seed's option 3 still reads naturally as a typed wrapper.
+// Python unsync's "Preserving typing": a Python decorator cannot change a function's declared
+// return type, so Python unsync's README lists workarounds. In C++ none is needed: every unsync
+// call has an exact static type. Python unsync's option 3 still reads naturally as a typed wrapper.
 
 #include <iostream>
 #include <string>
@@ -11,11 +11,12 @@
 
 namespace {
 
+// [snippet:typing-1]
 std::string function_name_synced(std::string x) {
     return x + 'a';
 }
 
-// Option 3 of the seed: a plain function that declares the Unfuture it returns.
+// Option 3 of Python unsync's README: a plain function that declares the Unfuture it returns.
 unsync::Unfuture<std::string> function_name(std::string x) {
     const auto async_method = unsync::unsync(function_name_synced);
     return async_method(std::move(x));
@@ -24,6 +25,7 @@ unsync::Unfuture<std::string> function_name(std::string x) {
 // Without the wrapper the type is just as exact: R is deduced from the callable.
 const auto function_name_unsynced = unsync::unsync(function_name_synced);
 static_assert(std::is_same_v<decltype(function_name_unsynced("b")), unsync::Unfuture<std::string>>);
+// [end-snippet]
 
 }  // namespace
 

@@ -14,14 +14,17 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// [snippet:unfuture-1]
 unsync::Unfuture<std::string> greet(unsync::Unfuture<std::string> name) {
     co_return "hello, " + co_await name;
 }
+// [end-snippet]
 
 }  // namespace
 
 int unfuture_main() {
-    // A pending future that any thread may complete, like the seed's Unfuture() + set_result.
+    // [snippet:unfuture-2]
+    // A pending future that any thread may complete, like Python unsync's Unfuture() + set_result.
     unsync::Unfuture<std::string> name;
     auto greeting = greet(name);
     std::jthread producer([name] {
@@ -48,6 +51,7 @@ int unfuture_main() {
     std::cout << "from_value: done() == " << ready.done() << '\n';
     const std::unique_ptr<int> owned = std::move(ready).result();
     std::cout << "moved out: " << *owned << '\n';
+    // [end-snippet]
     return *owned == 7 ? 0 : 1;
 }
 
