@@ -22,6 +22,7 @@
 #include <unsync/detail/state.hpp>
 #include <unsync/errors.hpp>
 #include <unsync/runtime.hpp>
+#include <unsync/sleep.hpp>  // add_timer's export declaration
 #include <unsync/use_unfuture.hpp>
 
 #include "detail/cpu_relax.hpp"
