@@ -105,6 +105,9 @@ struct EventLoop::Impl {
     std::size_t unpolled = 0;
 
     std::vector<TaskBase*> cancels;  // loop thread: cancellation requests to act on
+    // Asio operations whose cancellation signal is due (each holds a reference to its state);
+    // emitted by emit_asio_cancels() only, after a poll.
+    std::vector<detail::AsioOpLink*> asio_cancels;  // loop thread
 
     // Other threads hand tasks over here, without a lock.
     TaskBase remote_stub{"(queue stub)"};
@@ -115,8 +118,9 @@ struct EventLoop::Impl {
     detail::SpinLock late_lock;  // one consumer of `remote` at a time once closed
     // Cancellation requests from other threads (rare): a locked vector.
     detail::SpinLock remote_lock;
-    std::vector<TaskBase*> remote_cancels;  // guarded by remote_lock
-    bool accepting = true;                  // guarded by remote_lock
+    std::vector<TaskBase*> remote_cancels;                 // guarded by remote_lock
+    std::vector<detail::AsioOpLink*> remote_asio_cancels;  // guarded by remote_lock
+    bool accepting = true;                                 // guarded by remote_lock
     // seq_cst on both: the loop stores true then checks `remote`; a producer pushes to `remote`
     // then loads this. One of the two always sees the other, so no wake-up is lost.
     std::atomic<bool> sleeping{false};
@@ -130,6 +134,7 @@ struct EventLoop::Impl {
     void run();
     void run_task(TaskBase* t) noexcept;
     void process_cancels() noexcept;
+    void emit_asio_cancels() noexcept;
     void resume_timed(TaskBase* t) noexcept;
     void arm_heartbeat();
     void on_heartbeat();
@@ -202,7 +207,7 @@ std::size_t cancel_asio_ops(bool close) {
     }
     // Emitted outside the lock: a cancellation handler may complete the operation at once.
     for (detail::AsioOpLink* op : pending) {
-        op->m_signal.emit(asio::cancellation_type::terminal);
+        op->emit_cancellation();
         op->m_state->release();
     }
     return pending.size();
@@ -357,6 +362,26 @@ void EventLoop::Impl::take_remote() {
     cancels_pending.store(false, std::memory_order_relaxed);
     cancels.insert(cancels.end(), remote_cancels.begin(), remote_cancels.end());
     remote_cancels.clear();
+    asio_cancels.insert(asio_cancels.end(), remote_asio_cancels.begin(), remote_asio_cancels.end());
+    remote_asio_cancels.clear();
+}
+
+// The cancellation handler Asio keeps for an operation points into its I/O object, which may be
+// destroyed while the operation's completion is still queued (a coroutine that drops a socket
+// right after a wait_for on it timed out). Destroying the object queues the completions of its
+// operations at once, so a poll first runs them: their handlers mark the operations finished
+// and emit_cancellation() leaves those alone. The requests are acted on here, between task
+// steps, so no step can destroy an object between the poll and the emit.
+void EventLoop::Impl::emit_asio_cancels() noexcept {
+    if (asio_cancels.empty())
+        return;
+    io.poll();
+    std::vector<detail::AsioOpLink*> due;
+    due.swap(asio_cancels);
+    for (detail::AsioOpLink* op : due) {
+        op->emit_cancellation();
+        op->m_state->release();
+    }
 }
 
 // A task posted after the loop closed: its poster takes it (and any other late one) back out.
@@ -480,17 +505,18 @@ void EventLoop::Impl::run() {
     while (!stop_requested.load(std::memory_order_acquire)) {
         take_remote();
         process_cancels();
+        emit_asio_cancels();
         fire_timers();
         // Run what is ready now; what these tasks schedule waits for the next turn.
         std::size_t n = ready.size();
         unpolled += n;
         for (; n > 0 && !ready.empty(); --n)
             run_task(ready.pop());
-        if (ready.empty() && cancels.empty()) {
+        if (ready.empty() && cancels.empty() && asio_cancels.empty()) {
             // Idle: the wait runs I/O handlers as they come.
             io.poll();
             unpolled = 0;
-            if (ready.empty() && cancels.empty())
+            if (ready.empty() && cancels.empty() && asio_cancels.empty())
                 sleep_until_work();
         } else if (unpolled >= k_tasks_per_poll) {
             // Busy: I/O still gets its turn, but a poll (a lock, maybe a system call) per turn
@@ -518,11 +544,15 @@ void EventLoop::Impl::drain() {
     }
     while (!timers.empty())
         wake_timer(timers.pop());
-    if (ambient)
+    if (ambient) {
+        // As in emit_asio_cancels(): operations of I/O objects already destroyed finish first.
+        io.poll();
         cancel_asio_ops(false);
+    }
     for (;;) {
         take_remote();
         process_cancels();
+        emit_asio_cancels();
         while (!ready.empty())
             run_task(ready.pop());
         io.poll();
@@ -533,9 +563,10 @@ void EventLoop::Impl::drain() {
         }
         // Operations started meanwhile (by unwinding tasks) are cancelled too. The last round
         // closes the list, so no new one can start, and polls what that cancelled.
-        if (ambient && cancel_asio_ops(ready.empty() && cancels.empty()) != 0)
+        if (ambient &&
+            cancel_asio_ops(ready.empty() && cancels.empty() && asio_cancels.empty()) != 0)
             continue;
-        if (!has_remote() && ready.empty() && cancels.empty()) {
+        if (!has_remote() && ready.empty() && cancels.empty() && asio_cancels.empty()) {
             close();
             break;
         }
@@ -711,6 +742,29 @@ bool request_cancel(TaskBase* task) noexcept {
     if (impl.sleeping.load(std::memory_order_seq_cst))
         impl.wake();
     return true;
+}
+
+void request_asio_cancel(AsioOpLink* op) noexcept {
+    if (EventLoop::Impl* impl = t_loop) {
+        impl->asio_cancels.push_back(op);
+        return;
+    }
+    EventLoop::Impl& impl = *unsync::loop().m_impl;
+    {
+        std::lock_guard lock(impl.remote_lock);
+        if (impl.accepting) {
+            impl.remote_asio_cancels.push_back(op);
+            impl.cancels_pending.store(true, std::memory_order_seq_cst);
+            op = nullptr;
+        }
+    }
+    if (op) {
+        // The loop is gone; its shutdown cancelled every operation it had.
+        op->m_state->release();
+        return;
+    }
+    if (impl.sleeping.load(std::memory_order_seq_cst))
+        impl.wake();
 }
 
 void add_timer(SleepWaiter* sleeper, std::chrono::steady_clock::time_point deadline) {

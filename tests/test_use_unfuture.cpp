@@ -512,6 +512,90 @@ TEST(UseUnfuture, CancellingACompletedOperationKeepsItsValue) {
     EXPECT_EQ(op.result(), 3);
 }
 
+// ---- Cancelling an operation whose I/O object is destroyed right after ----------------------
+// The per-operation cancellation handler that Asio installs points into the I/O object, so the
+// signal must never be emitted once the object may be gone. ASan reported a heap-use-after-free
+// for each of these when the signal was emitted later, from a posted handler.
+
+namespace {
+
+struct SocketPair {
+    SocketPair() : a(io()), b(io()) { asio::local::connect_pair(a, b); }
+    local_socket a;
+    local_socket b;
+};
+
+// The idle-timeout pattern of a server: a read with a deadline, then the connection is dropped.
+Unfuture<bool> read_with_idle_timeout_then_close() {
+    auto sockets = std::make_unique<SocketPair>();
+    std::array<char, 16> data{};
+    bool timed_out = false;
+    try {
+        co_await unsync::wait_for(
+            sockets->a.async_read_some(asio::buffer(data), unsync::use_unfuture), 20ms);
+    } catch (const unsync::timeout_error&) {
+        timed_out = true;
+    }
+    sockets.reset();
+    // Let the loop run whatever the cancellation left queued, with the sockets gone.
+    co_await unsync::sleep(20ms);
+    co_return timed_out;
+}
+
+Unfuture<bool> cancel_read_then_close() {
+    auto sockets = std::make_unique<SocketPair>();
+    std::array<char, 16> data{};
+    Unfuture<std::size_t> read =
+        sockets->a.async_read_some(asio::buffer(data), unsync::use_unfuture);
+    const bool requested = read.cancel();
+    sockets.reset();
+    co_await unsync::sleep(20ms);
+    co_return requested&& read.done() && read.cancelled();
+}
+
+// A read whose future is handed to the main thread; the coroutine closes the socket when told.
+Unfuture<void> read_and_close_when_told(Unfuture<Unfuture<std::size_t>> handoff,
+                                        Unfuture<void> close_now) {
+    auto sockets = std::make_unique<SocketPair>();
+    std::array<char, 16> data{};
+    handoff.set_result(sockets->a.async_read_some(asio::buffer(data), unsync::use_unfuture));
+    co_await close_now;
+    sockets.reset();
+    co_await unsync::sleep(5ms);
+}
+
+}  // namespace
+
+TEST(UseUnfuture, IdleTimeoutThenCloseIsSafe) {
+    for (int i = 0; i < 5; ++i)
+        EXPECT_TRUE(read_with_idle_timeout_then_close().result(kWait));
+}
+
+TEST(UseUnfuture, CancelOnTheLoopThenCloseIsSafe) {
+    for (int i = 0; i < 5; ++i)
+        EXPECT_TRUE(cancel_read_then_close().result(kWait));
+}
+
+TEST(UseUnfuture, CancelFromAnotherThreadWhileTheLoopClosesIsSafe) {
+    for (int i = 0; i < 50; ++i) {
+        Unfuture<Unfuture<std::size_t>> handoff;
+        Unfuture<void> close_now;
+        Unfuture<void> owner = read_and_close_when_told(handoff, close_now);
+        Unfuture<std::size_t> read = handoff.result(kWait);
+        // The cancel and the close race: the close goes to the loop first or second.
+        if (i % 2 == 0) {
+            close_now.set_result();
+            read.cancel();
+        } else {
+            read.cancel();
+            close_now.set_result();
+        }
+        owner.result(kWait);
+        // The read ended one way or the other: cancelled, or aborted by the close.
+        EXPECT_THROW((void)read.result(kWait), std::exception);
+    }
+}
+
 // ---- Echo: a server and many concurrent clients, all coroutines -----------------------------
 
 TEST(UseUnfuture, EchoWithManyConcurrentClients) {

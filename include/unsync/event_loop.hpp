@@ -19,8 +19,10 @@ void dump_tasks(std::ostream& out);
 
 namespace detail {
 class TaskBase;
+struct AsioOpLink;
 UNSYNC_EXPORT void schedule(TaskBase* task) noexcept;
 UNSYNC_EXPORT bool request_cancel(TaskBase* task) noexcept;
+UNSYNC_EXPORT void request_asio_cancel(AsioOpLink* op) noexcept;
 }  // namespace detail
 class EventLoop;
 namespace detail {
@@ -60,6 +62,7 @@ public:
 private:
     friend void detail::schedule(detail::TaskBase* task) noexcept;
     friend bool detail::request_cancel(detail::TaskBase* task) noexcept;
+    friend void detail::request_asio_cancel(detail::AsioOpLink* op) noexcept;
     friend void detail::start_ambient(EventLoop& loop, std::chrono::nanoseconds slow_step);
     friend void dump_tasks(std::ostream& out);
     void post(detail::TaskBase* task) noexcept;

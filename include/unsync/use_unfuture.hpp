@@ -66,16 +66,32 @@ struct AsioSignature<std::exception_ptr, A...> {
 // The part of an operation shutdown needs: pending operations are listed, so that the loop can
 // cancel them before it stops, and none leaves a future pending forever.
 struct AsioOpLink {
+    // On the loop thread. The handler Asio installed in the slot points into the I/O object, so
+    // it may run only while the operation is outstanding: never once the completion handler
+    // has run or been dropped (the object may be gone by then).
+    void emit_cancellation() noexcept {
+        // Acquire: pairs with the release in the handler, on the loop thread as a rule; the
+        // order matters only if a handler is dropped elsewhere (its io_context destroyed).
+        if (!m_handler_gone.load(std::memory_order_acquire))
+            m_signal.emit(asio::cancellation_type::terminal);
+    }
+
     AsioOpLink* m_prev = nullptr;  // guarded by the registry's mutex
     AsioOpLink* m_next = nullptr;
     StateBase* m_state = nullptr;
     asio::cancellation_signal m_signal;  // loop thread only
     std::atomic<bool> m_cancel_requested{false};
+    std::atomic<bool> m_handler_gone{false};  // the completion handler ran or was dropped
 };
 
 // False once the loop has stopped running I/O: the operation must not be started.
 UNSYNC_EXPORT bool register_asio_op(AsioOpLink* op) noexcept;
 UNSYNC_EXPORT void unregister_asio_op(AsioOpLink* op) noexcept;
+// From any thread: the loop emits the operation's cancellation signal between two task steps,
+// once the completions already queued have run (an I/O object destroyed meanwhile has queued
+// its operations' completions, which then mark them finished, and no signal reaches the object).
+// Takes a reference to the operation's state.
+UNSYNC_EXPORT void request_asio_cancel(AsioOpLink* op) noexcept;
 
 // The operation's state: the future's shared state plus the signal that cancels the operation.
 template <class R>
@@ -92,12 +108,10 @@ private:
         // acq_rel: one emit per operation; the handler reads the flag after completion.
         if (self->m_cancel_requested.exchange(true, std::memory_order_acq_rel))
             return true;
-        // Asio objects live on the loop thread, so the signal is emitted there.
+        // The loop emits the signal between two task steps, after running the completions
+        // already queued: see request_asio_cancel. The request holds a reference.
         self->add_ref();
-        asio::post(unsync::loop().io_context(), [self] {
-            self->m_signal.emit(asio::cancellation_type::terminal);
-            self->release();
-        });
+        request_asio_cancel(self);
         return true;
     }
     static void destroy(StateBase* s) noexcept { delete static_cast<AsioOp*>(s); }
@@ -122,6 +136,8 @@ public:
     template <class... A>
     void operator()(A&&... args) {
         AsioOp<R>* op = std::exchange(m_op, nullptr);
+        // Release: see emit_cancellation().
+        op->m_handler_gone.store(true, std::memory_order_release);
         unregister_asio_op(op);
         try {
             deliver(*op, std::forward<A>(args)...);
@@ -133,6 +149,7 @@ public:
 
 private:
     static void finish(AsioOp<R>* op, std::exception_ptr e) noexcept {
+        op->m_handler_gone.store(true, std::memory_order_release);
         unregister_asio_op(op);
         op->set_error(std::move(e));
         op->complete(true);
