@@ -760,6 +760,25 @@ TEST(UnfutureThen, ContinuationTakingAConstReference) {
     EXPECT_EQ(f.result(kWait), 3u);
 }
 
+TEST(UnfutureThen, ConstReferenceContinuationsLeaveAMoveOnlyValueInPlace) {
+    // Two readers of one source: neither may move the value out from under the other, nor
+    // from under the source's own handle.
+    auto source = Unfuture<std::unique_ptr<int>>::from_value(std::make_unique<int>(7));
+    auto first = source.then([](const std::unique_ptr<int>& p) { return p ? *p : -1; });
+    auto second = source.then([](const std::unique_ptr<int>& p) { return p ? *p : -1; });
+    EXPECT_EQ(first.result(kWait), 7);
+    EXPECT_EQ(second.result(kWait), 7);
+    ASSERT_NE(source.result(), nullptr);
+    EXPECT_EQ(*source.result(), 7);
+}
+
+TEST(UnfutureThen, ValueContinuationOnTheLastHandleMovesTheValue) {
+    // The link holds the source's only handle: a by-value continuation gets the value moved.
+    auto moved = Unfuture<std::unique_ptr<int>>::from_value(std::make_unique<int>(5))
+                     .then([](std::unique_ptr<int> p) { return *p; });
+    EXPECT_EQ(moved.result(kWait), 5);
+}
+
 TEST(UnfutureThen, CapturingCoroutineLambdaOutlivesItsSuspension) {
     // The coroutine refers to its closure (the captures) across its suspension points: then()
     // must keep the continuation alive until the coroutine it started has finished.

@@ -244,6 +244,13 @@ struct Unwrap<Unfuture<U>> {
 template <class Out, class T, class F, int Kind>
 Unfuture<Out> then_task(RunWhenCancelled, Unfuture<T> source, F cont);
 
+// A value-taking continuation that also accepts a const T& (it takes a reference, or a copy of
+// a copyable T) reads a shared source's value in place instead of taking it from the others.
+template <class F, class T>
+concept reads_in_place =
+    std::is_invocable_v<F&, const T&> &&
+    std::is_same_v<std::invoke_result_t<F&, const T&>, std::invoke_result_t<F&, T&&>>;
+
 // A handle that takes over one reference the caller holds (executors hand out their jobs so).
 template <class T>
 Unfuture<T> adopt_state(State<T>* s) noexcept;
@@ -491,6 +498,12 @@ decltype(auto) call_continuation(F& fn, Unfuture<T>& src) {
     } else if constexpr (std::is_void_v<T>) {
         std::move(src).result();
         return std::invoke(fn);
+    } else if constexpr (reads_in_place<F, T>) {
+        // The value stays in the source, which other handles and continuations may still read:
+        // it is moved out only when this link holds the source's last handle.
+        if (src.state_for_debug().use_count() == 1)
+            return std::invoke(fn, std::move(src).result());
+        return std::invoke(fn, std::as_const(src).result());
     } else {
         return std::invoke(fn, std::move(src).result());
     }
