@@ -630,8 +630,17 @@ void EventLoop::stop() noexcept {
         return;
     }
     impl.wake();
-    // Stopping from the loop thread itself (exit() inside a task): it cannot join itself.
+    // Stopping from the loop thread itself (exit() or shutdown() inside a task): it cannot join
+    // itself, and it cannot wait to return to run() either, since whoever stops it goes on to
+    // join threads that may be blocked on its tasks. So it drains here, under the current step:
+    // the other tasks unwind (nested) with cancelled_error, and the current one is cancelled at
+    // its next suspension. A parent that started it inline is not waiting on anything yet, so
+    // none of them is resumed under its own frame. run() drains again after the step, for
+    // whatever the step adds.
     if (in_loop_thread()) {
+        TaskBase* const current = impl.current;
+        impl.drain();
+        impl.current = current;
         impl.thread.detach();
         return;
     }

@@ -319,6 +319,73 @@ Unfuture<int> exit_from_the_loop() {
     fail_child("result() returned");
 }
 
+// The child reports a hang instead of hanging the suite (ctest would only fail it after 120 s).
+void fail_child_after(std::chrono::seconds limit, const char* what) {
+    std::thread([limit, what] {
+        std::this_thread::sleep_for(limit);
+        std::fprintf(stderr, "child hung: %s\n", what);
+        std::_Exit(4);
+    }).detach();
+}
+
+// A pool thread blocks in result() on a coroutine's future while another coroutine ends the
+// program (std::exit) or shuts unsync down: shutdown must cancel the pending coroutine, or it
+// waits forever for the pool thread.
+Unfuture<int> blocked_on_by_a_pool_thread(Unfuture<void> pool_waiting) {
+    co_await pool_waiting;
+    co_await unsync::sleep(1h);
+    co_return 1;
+}
+
+Unfuture<void> exit_with_code_7(Unfuture<void> pool_waiting) {
+    co_await pool_waiting;
+    std::exit(7);
+}
+
+Unfuture<std::string> shutdown_from_a_coroutine(Unfuture<void> pool_waiting) {
+    co_await pool_waiting;
+    unsync::shutdown();
+    co_return "shutdown() returned in a coroutine";
+}
+
+struct BlockedPoolThread {
+    Unfuture<void> waiting;
+    Unfuture<int> target = blocked_on_by_a_pool_thread(waiting);
+    Unfuture<std::string> blocked = unsync::thread_executor().submit(
+        [](Unfuture<void> w, Unfuture<int> t) -> std::string {
+            w.set_result();
+            try {
+                return "value " + std::to_string(t.result());
+            } catch (const unsync::cancelled_error&) {
+                return "cancelled";
+            }
+        },
+        waiting, target);
+};
+
+[[noreturn]] void exit_in_a_coroutine_while_a_pool_thread_blocks() {
+    fail_child_after(kWait, "exit() in a coroutine");
+    BlockedPoolThread pool;
+    auto task = exit_with_code_7(pool.waiting);
+    (void)task.result();  // never returns: the process exits first
+    fail_child("result() returned");
+}
+
+[[noreturn]] void shutdown_in_a_coroutine_while_a_pool_thread_blocks() {
+    fail_child_after(kWait, "shutdown() in a coroutine");
+    BlockedPoolThread pool;
+    auto task = shutdown_from_a_coroutine(pool.waiting);
+    std::string what;
+    try {
+        what = task.result(kWait);
+    } catch (const std::exception& e) {
+        what = e.what();
+    }
+    std::fprintf(stderr, "%s; the pool thread's call: %s\n", what.c_str(),
+                 pool.blocked.result(kWait).c_str());
+    std::exit(0);
+}
+
 }  // namespace
 
 // =============================================================================================
@@ -352,6 +419,18 @@ TEST(ShutdownAtExit, CancelledAwaitRunsDestructors) {
 
 TEST(ShutdownAtExit, ExitCalledInsideACoroutine) {
     EXPECT_CLEAN_EXIT(exit_called_in_a_coroutine(), "exiting from a coroutine");
+}
+
+TEST(ShutdownAtExit, ExitInACoroutineWhileAPoolThreadBlocksOnAnother) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    const auto t0 = Clock::now();
+    EXPECT_EXIT(exit_in_a_coroutine_while_a_pool_thread_blocks(), ::testing::ExitedWithCode(7), "");
+    EXPECT_LT(Clock::now() - t0, kPrompt) << "exit was slow";
+}
+
+TEST(ShutdownExplicit, ShutdownInACoroutineWhileAPoolThreadBlocksOnAnother) {
+    EXPECT_CLEAN_EXIT(shutdown_in_a_coroutine_while_a_pool_thread_blocks(),
+                      "shutdown\\(\\) returned in a coroutine; the pool thread's call: cancelled");
 }
 
 TEST(ShutdownAtExit, ExitCalledInsideAThreadPoolCall) {
