@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -386,6 +387,34 @@ struct BlockedPoolThread {
     std::exit(0);
 }
 
+// A long chain of continuations that never started when the program exits: its links are
+// destroyed at shutdown, each the last owner of the one before it.
+Unfuture<void> exit_once_released(Unfuture<void> running, std::atomic<bool>* go) {
+    running.set_result();
+    // Blocks the loop on purpose: the chain built meanwhile must not start.
+    go->wait(false);
+    std::exit(0);
+    co_return;  // never reached; makes this a coroutine
+}
+
+[[noreturn]] void exit_with_a_long_chain_not_started() {
+    fail_child_after(kWait, "exit with a long chain");
+    std::atomic<bool> go{false};
+    Unfuture<void> running;
+    auto blocker = exit_once_released(running, &go);
+    running.result(kWait);
+    {
+        Unfuture<int> chain = Unfuture<int>::from_value(0);
+        for (int i = 0; i < 300'000; ++i)
+            chain = chain.then([](int v) { return v + 1; });
+    }  // only the links themselves keep the chain alive now
+    std::fprintf(stderr, "exiting with the chain queued\n");
+    go.store(true);
+    go.notify_one();
+    (void)blocker.result();  // never returns: the loop thread exits first
+    fail_child("result() returned");
+}
+
 }  // namespace
 
 // =============================================================================================
@@ -431,6 +460,10 @@ TEST(ShutdownAtExit, ExitInACoroutineWhileAPoolThreadBlocksOnAnother) {
 TEST(ShutdownExplicit, ShutdownInACoroutineWhileAPoolThreadBlocksOnAnother) {
     EXPECT_CLEAN_EXIT(shutdown_in_a_coroutine_while_a_pool_thread_blocks(),
                       "shutdown\\(\\) returned in a coroutine; the pool thread's call: cancelled");
+}
+
+TEST(ShutdownAtExit, LongChainOfContinuationsNotStarted) {
+    EXPECT_CLEAN_EXIT(exit_with_a_long_chain_not_started(), "exiting with the chain queued");
 }
 
 TEST(ShutdownAtExit, ExitCalledInsideAThreadPoolCall) {

@@ -75,8 +75,7 @@ public:
 
 private:
     static void destroy_frame(StateBase* s) noexcept {
-        auto& promise = static_cast<Promise<T>&>(*static_cast<State<T>*>(s));
-        std::coroutine_handle<Promise<T>>::from_promise(promise).destroy();
+        destroy_task_frame(static_cast<PromiseCommon*>(static_cast<State<T>*>(s)));
     }
     static bool cancel_task(StateBase* s) noexcept {
         return request_cancel(static_cast<PromiseCommon*>(static_cast<State<T>*>(s)));

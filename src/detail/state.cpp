@@ -18,6 +18,11 @@ namespace unsync::detail {
 
 namespace {
 
+// Frames whose destruction waits for the one in progress on this thread (see
+// destroy_task_frame), linked through m_queue_next: a task with no owner left is in no queue.
+thread_local bool t_destroying = false;
+thread_local TaskBase* t_deferred = nullptr;
+
 long futex(const void* word, int op, std::uint32_t value, const timespec* timeout) noexcept {
     return ::syscall(SYS_futex, word, op, value, timeout, nullptr, 0);
 }
@@ -254,6 +259,22 @@ void StateBase::complete_slow(bool drop_ref) noexcept {
         // hold one), and publish()'s acq_rel ordered the other owners' writes before this.
         m_ops->destroy(this);
     }
+}
+
+void destroy_task_frame(TaskBase* task) noexcept {
+    if (t_destroying) {
+        // Relaxed: only this thread reads the link.
+        task->m_queue_next.store(t_deferred, std::memory_order_relaxed);
+        t_deferred = task;
+        return;
+    }
+    t_destroying = true;
+    task->handle().destroy();
+    while (TaskBase* next = t_deferred) {
+        t_deferred = next->m_queue_next.load(std::memory_order_relaxed);
+        next->handle().destroy();
+    }
+    t_destroying = false;
 }
 
 }  // namespace unsync::detail

@@ -321,4 +321,10 @@ private:
 // Asks the loop to cancel the task (from any thread). False if it is already done.
 UNSYNC_EXPORT bool request_cancel(TaskBase* task) noexcept;
 
+// Destroys the task's coroutine frame. A frame destroyed while another is being destroyed on
+// this thread (its last owner was a parameter or local of that one, as in a chain of `then`
+// links) waits in a list instead, so a chain of any length is destroyed in a loop, not by a
+// recursion as deep as the chain.
+UNSYNC_EXPORT void destroy_task_frame(TaskBase* task) noexcept;
+
 }  // namespace unsync::detail
