@@ -1,6 +1,7 @@
 #include <unsync/process_pool.hpp>
 
 #include <cxxabi.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -12,7 +13,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -45,6 +48,12 @@ namespace {
 // environment variable, as "fd:pid".
 constexpr int k_worker_fd = 3;
 constexpr const char* k_worker_env = "UNSYNC_PROCESS_WORKER";
+// A worker whose main() did not call serve_if_worker() exits with this status.
+constexpr int k_forgot_serve_status = 70;
+constexpr const char* k_forgot_serve_message =
+    "unsync: this process was started as a process-pool worker, but main() did not call "
+    "unsync::serve_if_worker() before it went on; add `unsync::serve_if_worker();` as the first "
+    "line of main()\n";
 constexpr std::uint32_t k_request_magic = 0x51534e55;  // "UNSQ"
 constexpr std::uint32_t k_reply_magic = 0x52534e55;    // "UNSR"
 enum Status : std::uint32_t { k_ok = 0, k_error = 1, k_ready = 2 };
@@ -89,6 +98,37 @@ bool write_full(int fd, const void* data, std::size_t size) {
     return true;
 }
 
+// How long a new worker may take to say it serves: exec, the program's static initializers and
+// the start of main(), under a sanitizer on a loaded machine included.
+constexpr std::chrono::seconds k_start_timeout{30};
+
+// Waits until fd has input or end of file (a worker that exited), retrying on signals.
+bool wait_readable(int fd, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0)
+            return false;
+        pollfd p{fd, POLLIN, 0};
+        const int rc = ::poll(&p, 1, static_cast<int>(left.count()));
+        if (rc > 0)
+            return true;
+        if (rc == 0 || errno != EINTR)
+            return false;
+    }
+}
+
+// True when an idle worker's end of the channel is gone (it died): nothing is due from it, so
+// any input or hang-up means that.
+bool peer_closed(int fd) {
+    pollfd p{fd, POLLIN | POLLRDHUP, 0};
+    int rc = 0;
+    while ((rc = ::poll(&p, 1, 0)) < 0 && errno == EINTR) {
+    }
+    return rc > 0;
+}
+
 bool write_reply(int fd, Status status, const std::string& payload) {
     const ReplyHeader h{k_reply_magic, status, payload.size()};
     return write_full(fd, &h, sizeof h) && write_full(fd, payload.data(), payload.size());
@@ -97,6 +137,35 @@ bool write_reply(int fd, Status status, const std::string& payload) {
 std::map<std::string, detail::CpuEntry, std::less<>>& registry() {
     static std::map<std::string, detail::CpuEntry, std::less<>> entries;
     return entries;
+}
+
+// Keys that two different functions claimed (guarded by registry_mutex): calls through them fail.
+std::vector<std::string>& collisions() {
+    static std::vector<std::string> keys;
+    return keys;
+}
+
+// Set once serve_if_worker() has taken over a worker process. Atomic only because a program may
+// make CPU-bound calls from several threads (fail_if_unserved_worker reads it).
+std::atomic<bool> g_serving{false};
+
+// A worker whose main() forgets serve_if_worker() must neither run on as a second copy of the
+// program nor start workers of its own. An alarm ends it after a second without serving (the
+// spawn reset SIGALRM to its default action); serve_if_worker() cancels it. A timer rather than
+// a thread: a worker has no thread but its main one, so once it is seen gone, its descriptors
+// are closed. (A cpu_bound call it makes ends it at once: see fail_if_unserved_worker.)
+const bool g_unserved_worker_alarm = [] {
+    if (!std::getenv(k_worker_env))
+        return false;
+    ::alarm(1);
+    return true;
+}();
+
+void fail_if_unserved_worker() {
+    if (std::getenv(k_worker_env) && !g_serving.load(std::memory_order_relaxed)) {
+        std::fputs(k_forgot_serve_message, stderr);
+        std::_Exit(k_forgot_serve_status);
+    }
 }
 
 std::mutex& registry_mutex() {
@@ -123,6 +192,12 @@ Status run_call(std::string_view key, std::string_view request, std::string& rep
     std::string type;
     std::string what;
     try {
+        if (key.find("#collision") != std::string_view::npos) {
+            throw std::logic_error(
+                "unsync: two CPU-bound functions of this program share the "
+                "identity " +
+                std::string(key) + "; rename one of them");
+        }
         if (!entry) {
             throw std::logic_error("unsync: this program has no CPU-bound function " +
                                    std::string(key) + " (is the worker the same program?)");
@@ -212,19 +287,49 @@ std::string describe_exit(int status) {
 
 namespace detail {
 
-bool register_cpu_entry(const char* key, CpuEntry entry) noexcept {
+// A function's identity across the process boundary: its type name (which two functions of the
+// same name with internal linkage share), made unique by the entry's offset in its loaded module
+// (the same in the workers, which run the same program). Two functions that still share the key
+// leave a collision behind, and their calls fail instead of running the wrong one.
+const char* register_cpu_entry(const char* type_name, CpuEntry entry) noexcept {
     try {
+        std::string key = type_name;
+        Dl_info info{};
+        // The function pointer's address, converted as POSIX allows for dladdr.
+        const void* address = reinterpret_cast<const void*>(entry);
+        if (::dladdr(address, &info) != 0 && info.dli_fbase) {
+            char offset[32];
+            std::snprintf(offset, sizeof offset, "+%zx",
+                          static_cast<std::size_t>(static_cast<const char*>(address) -
+                                                   static_cast<const char*>(info.dli_fbase)));
+            key += offset;
+        }
         std::lock_guard lock(registry_mutex());
-        registry().emplace(key, entry);
+        auto [it, inserted] = registry().emplace(std::move(key), entry);
+        if (!inserted && it->second != entry) {
+            collisions().push_back(it->first);
+            auto [bad, unused] = registry().emplace(it->first + "#collision", nullptr);
+            (void)unused;
+            return bad->first.c_str();
+        }
+        return it->first.c_str();  // map nodes do not move
     } catch (...) {
-        return false;
+        return nullptr;
     }
-    return true;
 }
 
 }  // namespace detail
 
 void serve_if_worker() {
+    {
+        std::lock_guard lock(registry_mutex());
+        if (!collisions().empty()) {
+            throw invalid_state_error(
+                "unsync: two CPU-bound functions of this program share the "
+                "identity " +
+                collisions().front() + "; rename one of them");
+        }
+    }
     const char* env = std::getenv(k_worker_env);
     if (!env)
         return;
@@ -232,7 +337,13 @@ void serve_if_worker() {
     long parent = -1;
     if (std::sscanf(env, "%d:%ld", &fd, &parent) != 2 || fd < 0)
         return;
+    ::alarm(0);
+    // Relaxed: set before the worker serves anything; nothing else is published through it.
+    g_serving.store(true, std::memory_order_relaxed);
     ::unsetenv(k_worker_env);
+    // The channel is not for processes the worker's calls start: one holding it would keep a
+    // crash of this worker from being seen until it exits.
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     // Die with the parent, even by SIGKILL; and if it is already gone, do not start.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != static_cast<pid_t>(parent))
@@ -330,13 +441,33 @@ bool ProcessPool::Impl::spawn(Slot& slot, std::string& error) {
         args.push_back(s.data());
     args.push_back(nullptr);
 
+    // The worker gets its channel, /dev/null for input (the program's input is the program's),
+    // its parent's output streams, and nothing else: a descriptor it inherited (a socket, a
+    // pipe's end, a listener) would outlive the program's own close of it.
     posix_spawn_file_actions_t actions;
     ::posix_spawn_file_actions_init(&actions);
     ::posix_spawn_file_actions_adddup2(&actions, sv[1], k_worker_fd);
+    ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    ::posix_spawn_file_actions_addclosefrom_np(&actions, k_worker_fd + 1);
+    // A process group of its own: the terminal's signals (Ctrl-C) are the program's to handle;
+    // the worker still ends with it (PR_SET_PDEATHSIG, and end of input on its channel).
+    posix_spawnattr_t attr;
+    ::posix_spawnattr_init(&attr);
+    ::posix_spawnattr_setpgroup(&attr, 0);
+    // No signal blocked, and SIGALRM at its default action: see g_unserved_worker_alarm.
+    sigset_t none;
+    sigemptyset(&none);
+    ::posix_spawnattr_setsigmask(&attr, &none);
+    sigset_t alarm_only;
+    sigemptyset(&alarm_only);
+    sigaddset(&alarm_only, SIGALRM);
+    ::posix_spawnattr_setsigdefault(&attr, &alarm_only);
+    ::posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid = -1;
-    const int rc =
-        ::posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, args.data(), envp.data());
+    const int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, &attr, args.data(), envp.data());
     ::posix_spawn_file_actions_destroy(&actions);
+    ::posix_spawnattr_destroy(&attr);
     ::close(sv[1]);
     if (rc != 0) {
         ::close(sv[0]);
@@ -348,16 +479,13 @@ bool ProcessPool::Impl::spawn(Slot& slot, std::string& error) {
         slot.pid = pid;
     }
     slot.fd = sv[0];
-    // The worker says it is serving. A program whose main() does not call serve_if_worker()
-    // never does: better a clear error than a second copy of the program running on.
-    pollfd p{slot.fd, POLLIN, 0};
+    // The worker says it is serving. One whose main() does not call serve_if_worker() ends
+    // itself within a second instead (or at once, if it makes a CPU-bound call first).
     ReplyHeader h{};
-    if (::poll(&p, 1, 30'000) != 1 || !read_full(slot.fd, &h, sizeof h) ||
+    if (!wait_readable(slot.fd, k_start_timeout) || !read_full(slot.fd, &h, sizeof h) ||
         h.magic != k_reply_magic || h.status != k_ready) {
-        reap(slot, true);
-        error =
-            "the worker process did not start serving: call unsync::serve_if_worker() first "
-            "thing in main()";
+        error = "the worker process did not start serving (" + reap(slot, true) +
+                "): call unsync::serve_if_worker() first thing in main()";
         return false;
     }
     return true;
@@ -376,7 +504,14 @@ std::string ProcessPool::Impl::reap(Slot& slot, bool kill_first) {
     if (kill_first)
         ::kill(pid, SIGKILL);
     int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    pid_t r = -1;
+    while ((r = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+    }
+    if (r < 0) {
+        // ECHILD: the program ignores SIGCHLD, so the kernel reaped the worker and its status
+        // is gone; say so rather than report a status nobody read.
+        return "worker process " + std::to_string(pid) +
+               " ended (its exit status is unknown: the program ignores SIGCHLD)";
     }
     return "worker process " + std::to_string(pid) + " " + describe_exit(status);
 }
@@ -401,6 +536,8 @@ void ProcessPool::Impl::proxy(Slot& slot) {
         bool sent = false;
         // A worker that died while idle is noticed here: replace it and send again, once.
         for (int attempt = 0; attempt < 2 && !sent; ++attempt) {
+            if (slot.fd >= 0 && peer_closed(slot.fd))
+                error = reap(slot, false);  // died while idle: a fresh one takes the call
             if (slot.fd < 0 && !spawn(slot, error))
                 break;
             sent = send(slot, *job);
@@ -457,6 +594,8 @@ std::vector<int> ProcessPool::worker_pids() const {
 }
 
 void ProcessPool::submit_job(ProcessJob* job) noexcept {
+    // A worker that forgot serve_if_worker() and runs main() must not start workers in turn.
+    fail_if_unserved_worker();
     Impl& impl = *m_impl;
     {
         std::unique_lock lock(impl.mutex);

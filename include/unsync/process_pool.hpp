@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <istream>
+#include <new>
 #include <ostream>
 #include <streambuf>
 #include <string>
@@ -113,7 +114,10 @@ void deserialize_from(std::string_view in, T&... values) {
 }
 
 using CpuEntry = void (*)(std::string_view request, std::string& reply);
-UNSYNC_EXPORT bool register_cpu_entry(const char* key, CpuEntry entry) noexcept;
+// Registers a CPU-bound function under a key unique to it (its type name alone is not: two
+// files may each have a `compute` with internal linkage); returns the key its calls use, null
+// when out of memory.
+UNSYNC_EXPORT const char* register_cpu_entry(const char* type_name, CpuEntry entry) noexcept;
 
 template <class T>
 inline constexpr bool serializable_v =
@@ -183,8 +187,6 @@ struct CpuFunction {
     }
     static_assert(check_result());
 
-    static const char* key() noexcept { return typeid(CpuTag<F>).name(); }
-
     // Runs in the worker.
     static void entry(std::string_view request, std::string& reply) {
         Args args;
@@ -199,7 +201,7 @@ struct CpuFunction {
 
     // Initialized at start-up in every process of this program, the workers included, because
     // calling the function odr-uses it.
-    static inline const bool registered = register_cpu_entry(key(), &entry);
+    static inline const char* const key = register_cpu_entry(typeid(CpuTag<F>).name(), &entry);
 };
 
 template <class R>
@@ -254,12 +256,12 @@ public:
     Unfuture<typename Fn::R> operator()(A&&... args) const {
         static_assert(std::is_constructible_v<typename Fn::Args, A&&...>,
                       "unsync::cpu_bound: these arguments do not match the function's parameters");
-        if (!Fn::registered)
-            std::terminate();  // never: the odr-use is what matters
+        if (!Fn::key)
+            throw std::bad_alloc();  // the registration at start-up ran out of memory
         typename Fn::Args values(std::forward<A>(args)...);
         std::string request;
         serialize_to(request, values);
-        auto* task = new ProcessTask<typename Fn::R>(Fn::key(), std::move(request));
+        auto* task = new ProcessTask<typename Fn::R>(Fn::key, std::move(request));
         process_executor().submit_job(task);
         return adopt_state<typename Fn::R>(task);
     }
