@@ -22,15 +22,21 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <future>
+#include <ios>
 #include <iostream>
 #include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
+#include <typeinfo>
+#include <variant>
 
 #include <unsync/errors.hpp>
 
@@ -191,6 +197,10 @@ Status run_call(std::string_view key, std::string_view request, std::string& rep
     }
     std::string type;
     std::string what;
+    // An error code travels with its value and its category's name, so that the caller can
+    // rebuild system_error, ios_base::failure and future_error with the same code.
+    int code = 0;
+    std::string category;
     try {
         if (key.find("#collision") != std::string_view::npos) {
             throw std::logic_error(
@@ -204,6 +214,16 @@ Status run_call(std::string_view key, std::string_view request, std::string& rep
         }
         entry(request, reply);
         return k_ok;
+    } catch (const std::system_error& e) {
+        type = demangle(typeid(e).name());
+        what = e.what();
+        code = e.code().value();
+        category = e.code().category().name();
+    } catch (const std::future_error& e) {
+        type = demangle(typeid(e).name());
+        what = e.what();
+        code = e.code().value();
+        category = e.code().category().name();
     } catch (const std::exception& e) {
         type = demangle(typeid(e).name());
         what = e.what();
@@ -212,39 +232,90 @@ Status run_call(std::string_view key, std::string_view request, std::string& rep
         type = t ? demangle(t->name()) : "unknown exception";
     }
     reply.clear();
-    detail::serialize_to(reply, type, what);
+    detail::serialize_to(reply, type, what, code, category);
     return k_error;
 }
 
 // The std exceptions a worker's error can be rebuilt as in the caller, by exact type.
+// The category of an error code, by the name the worker sent; null for one this process cannot
+// name (a program's own category): such an error arrives as remote_error.
+const std::error_category* category_named(std::string_view name) {
+    for (const std::error_category* c : {&std::generic_category(), &std::system_category(),
+                                         &std::iostream_category(), &std::future_category()}) {
+        if (name == c->name())
+            return c;
+    }
+    return nullptr;
+}
+
+// system_error's what() is "<what_arg>: <message>"; the constructor appends the message again.
+std::string what_arg_of(const std::string& what, const std::error_code& ec) {
+    const std::string suffix = ": " + ec.message();
+    if (what.size() >= suffix.size() &&
+        what.compare(what.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        return what.substr(0, what.size() - suffix.size());
+    }
+    return what == ec.message() ? std::string() : what;
+}
+
+template <class E>
+std::exception_ptr make_error_with_what(const std::string& what) {
+    return std::make_exception_ptr(E(what));
+}
+
+// The std exceptions a worker's error can be rebuilt as in the caller, by exact type; those with
+// an error code keep it.
 std::exception_ptr rebuild(std::string_view payload) {
     std::string type;
     std::string what;
+    int code = 0;
+    std::string category;
     try {
-        detail::deserialize_from(payload, type, what);
+        detail::deserialize_from(payload, type, what, code, category);
     } catch (...) {
         return std::make_exception_ptr(broken_worker_error("unsync: unreadable error from worker"));
     }
-    if (type == "std::runtime_error")
-        return std::make_exception_ptr(std::runtime_error(what));
-    if (type == "std::logic_error")
-        return std::make_exception_ptr(std::logic_error(what));
-    if (type == "std::invalid_argument")
-        return std::make_exception_ptr(std::invalid_argument(what));
-    if (type == "std::domain_error")
-        return std::make_exception_ptr(std::domain_error(what));
-    if (type == "std::length_error")
-        return std::make_exception_ptr(std::length_error(what));
-    if (type == "std::out_of_range")
-        return std::make_exception_ptr(std::out_of_range(what));
-    if (type == "std::range_error")
-        return std::make_exception_ptr(std::range_error(what));
-    if (type == "std::overflow_error")
-        return std::make_exception_ptr(std::overflow_error(what));
-    if (type == "std::underflow_error")
-        return std::make_exception_ptr(std::underflow_error(what));
-    if (type == "std::bad_alloc")
-        return std::make_exception_ptr(std::bad_alloc());
+    using Make = std::exception_ptr (*)(const std::string&);
+    static const std::map<std::string, Make, std::less<>> with_what = {
+        {"std::runtime_error", &make_error_with_what<std::runtime_error>},
+        {"std::logic_error", &make_error_with_what<std::logic_error>},
+        {"std::invalid_argument", &make_error_with_what<std::invalid_argument>},
+        {"std::domain_error", &make_error_with_what<std::domain_error>},
+        {"std::length_error", &make_error_with_what<std::length_error>},
+        {"std::out_of_range", &make_error_with_what<std::out_of_range>},
+        {"std::range_error", &make_error_with_what<std::range_error>},
+        {"std::overflow_error", &make_error_with_what<std::overflow_error>},
+        {"std::underflow_error", &make_error_with_what<std::underflow_error>},
+    };
+    // Their what() is fixed by the library: the type is all there is to rebuild.
+    static const std::map<std::string, std::exception_ptr (*)(), std::less<>> fixed = {
+        {"std::bad_alloc", [] { return std::make_exception_ptr(std::bad_alloc()); }},
+        {"std::bad_array_new_length",
+         [] { return std::make_exception_ptr(std::bad_array_new_length()); }},
+        {"std::bad_cast", [] { return std::make_exception_ptr(std::bad_cast()); }},
+        {"std::bad_typeid", [] { return std::make_exception_ptr(std::bad_typeid()); }},
+        {"std::bad_function_call",
+         [] { return std::make_exception_ptr(std::bad_function_call()); }},
+        {"std::bad_optional_access",
+         [] { return std::make_exception_ptr(std::bad_optional_access()); }},
+        {"std::bad_variant_access",
+         [] { return std::make_exception_ptr(std::bad_variant_access()); }},
+        {"std::bad_weak_ptr", [] { return std::make_exception_ptr(std::bad_weak_ptr()); }},
+        {"std::bad_exception", [] { return std::make_exception_ptr(std::bad_exception()); }},
+    };
+    if (auto it = with_what.find(type); it != with_what.end())
+        return it->second(what);
+    if (auto it = fixed.find(type); it != fixed.end())
+        return it->second();
+    if (const std::error_category* cat = category_named(category)) {
+        const std::error_code ec(code, *cat);
+        if (type == "std::system_error")
+            return std::make_exception_ptr(std::system_error(ec, what_arg_of(what, ec)));
+        if (type == "std::future_error" && cat == &std::future_category())
+            return std::make_exception_ptr(std::future_error(static_cast<std::future_errc>(code)));
+        if (type.starts_with("std::ios_base::failure"))
+            return std::make_exception_ptr(std::ios_base::failure(what_arg_of(what, ec), ec));
+    }
     return std::make_exception_ptr(remote_error(std::move(type), what));
 }
 
@@ -544,6 +615,10 @@ void ProcessPool::Impl::proxy(Slot& slot) {
             if (!sent)
                 error = reap(slot, true);
         }
+        // The worker has the arguments: a finished future must not keep them (a 256 MiB
+        // argument would otherwise live as long as any handle to the result).
+        if (sent)
+            std::string().swap(job->m_request);
         if (!sent) {
             job->m_fail(job, std::make_exception_ptr(broken_worker_error(
                                  "unsync: could not run the call in a worker: " + error)));

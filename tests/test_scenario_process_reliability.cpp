@@ -27,10 +27,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <future>
+#include <ios>
 #include <iterator>
+#include <new>
+#include <optional>
 #include <set>
 #include <string>
+#include <system_error>
 #include <thread>
+#include <typeinfo>
+#include <variant>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -346,6 +353,103 @@ TEST(ProcessFunctions, SameNameInTwoFilesRunsEachFilesOwnFunction) {
     EXPECT_EQ(compute_in_file_a(1).result(kWait), 1001);
     EXPECT_EQ(compute_in_file_b(1).result(kWait), 2001);
     EXPECT_EQ(compute_in_file_a(2).result(kWait), 1002);
+}
+
+// =============================================================================================
+// Standard exceptions keep their type and their error code
+// =============================================================================================
+
+namespace {
+enum Thrown : int {
+    k_system_generic,
+    k_system_system,
+    k_future,
+    k_ios_failure,
+    k_bad_array_new_length,
+    k_bad_cast,
+    k_bad_optional_access,
+    k_bad_variant_access,
+};
+
+int throw_standard(int which) {
+    switch (which) {
+        case k_system_generic:
+            throw std::system_error(std::make_error_code(std::errc::permission_denied), "opening");
+        case k_system_system:
+            throw std::system_error(ENOENT, std::system_category(), "stat");
+        case k_future:
+            throw std::future_error(std::future_errc::broken_promise);
+        case k_ios_failure:
+            throw std::ios_base::failure("reading", std::make_error_code(std::io_errc::stream));
+        case k_bad_array_new_length:
+            throw std::bad_array_new_length();
+        case k_bad_cast:
+            throw std::bad_cast();
+        case k_bad_optional_access:
+            throw std::bad_optional_access();
+        case k_bad_variant_access:
+            throw std::bad_variant_access();
+        default:
+            return which;
+    }
+}
+constexpr auto throw_standard_cpu = unsync::cpu_bound<&throw_standard>;
+
+template <class E>
+E caught(Thrown which) {
+    try {
+        (void)throw_standard_cpu(which).result(kWait);
+    } catch (const E& e) {
+        return e;
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << "got " << typeid(e).name() << ": " << e.what();
+    }
+    throw std::logic_error("not thrown");
+}
+}  // namespace
+
+TEST(ProcessExceptions, SystemErrorKeepsItsCodeAndCategory) {
+    const auto generic = caught<std::system_error>(k_system_generic);
+    EXPECT_EQ(generic.code(), std::make_error_code(std::errc::permission_denied));
+    EXPECT_STREQ(
+        generic.what(),
+        std::system_error(std::make_error_code(std::errc::permission_denied), "opening").what());
+    const auto system = caught<std::system_error>(k_system_system);
+    EXPECT_EQ(system.code(), std::error_code(ENOENT, std::system_category()));
+}
+
+TEST(ProcessExceptions, FutureErrorAndIosFailureKeepTheirCodes) {
+    EXPECT_EQ(caught<std::future_error>(k_future).code(),
+              std::make_error_code(std::future_errc::broken_promise));
+    EXPECT_EQ(caught<std::ios_base::failure>(k_ios_failure).code(),
+              std::make_error_code(std::io_errc::stream));
+}
+
+TEST(ProcessExceptions, LibraryExceptionsKeepTheirType) {
+    caught<std::bad_array_new_length>(k_bad_array_new_length);
+    caught<std::bad_cast>(k_bad_cast);
+    caught<std::bad_optional_access>(k_bad_optional_access);
+    caught<std::bad_variant_access>(k_bad_variant_access);
+}
+
+// =============================================================================================
+// Memory
+// =============================================================================================
+
+std::size_t size_of(std::string s) {
+    return s.size();
+}
+constexpr auto size_of_cpu = unsync::cpu_bound<&size_of>;
+
+TEST(ProcessMemory, AFinishedCallDoesNotKeepItsArguments) {
+    auto call = size_of_cpu(std::string(std::size_t{8} << 20, 'x'));
+    EXPECT_EQ(call.result(kWait), std::size_t{8} << 20);
+    // The future's state is the job: its serialized request is gone once sent.
+    auto& state = call.state_for_debug();
+    const auto& job = static_cast<const unsync::detail::ProcessJob&>(
+        static_cast<unsync::detail::ProcessTask<std::size_t>&>(state));
+    EXPECT_TRUE(job.m_request.empty());
+    EXPECT_LT(job.m_request.capacity(), 64u);
 }
 
 int main(int argc, char** argv) {
