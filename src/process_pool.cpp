@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -27,6 +28,7 @@
 #include <ios>
 #include <iostream>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -358,6 +360,12 @@ std::string describe_exit(int status) {
 
 namespace detail {
 
+void wake_proxy(int fd) noexcept {
+    const std::uint64_t one = 1;
+    while (::write(fd, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+}
+
 // A function's identity across the process boundary: its type name (which two functions of the
 // same name with internal linkage share), made unique by the entry's offset in its loaded module
 // (the same in the workers, which run the same program). Two functions that still share the key
@@ -451,14 +459,28 @@ struct ProcessPool::Impl {
     struct Slot {
         pid_t pid = -1;  // guarded by mutex (the proxy thread writes it, worker_pids reads it)
         int fd = -1;     // the proxy thread's only
+        int wake = -1;   // eventfd: a stop request or shutdown wakes the proxy from its wait
         std::thread proxy;
     };
+    // What ended the wait for a running call's reply.
+    enum class Waited { reply, stop_requested, timed_out, shut_down, failed };
 
     explicit Impl(ProcessPoolOptions o) : options(o) {
         if (options.size == 0)
             options.size = std::max(1u, std::thread::hardware_concurrency());
         slots = std::vector<Slot>(options.size);
+        // Without one, a running call can still end by itself, its time limit or the grace.
+        for (auto& slot : slots)
+            slot.wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     }
+    ~Impl() {
+        for (auto& slot : slots) {
+            if (slot.wake >= 0)
+                ::close(slot.wake);
+        }
+    }
+    Impl(const Impl&) = delete;
+    Impl& operator=(const Impl&) = delete;
 
     ProcessPoolOptions options;
     std::vector<std::string> argv;  // the workers' command line, read with the first call
@@ -468,13 +490,50 @@ struct ProcessPool::Impl {
     bool stopping = false;
     bool started = false;
     std::vector<Slot> slots;
+    // When shutdown stops waiting for running calls (steady clock, in its ticks); max: not yet.
+    // Release/acquire: a proxy that reads a deadline sees the shutdown that set it.
+    std::atomic<std::chrono::steady_clock::rep> grace_end{
+        std::chrono::steady_clock::time_point::max().time_since_epoch().count()};
 
     ProcessJob* take();
     void proxy(Slot& slot);
     bool spawn(Slot& slot, std::string& error);
     std::string reap(Slot& slot, bool kill_first);
     bool send(Slot& slot, const ProcessJob& job);
+    Waited await_reply(Slot& slot, const ProcessJob& job,
+                       std::chrono::steady_clock::time_point call_deadline);
 };
+
+ProcessPool::Impl::Waited ProcessPool::Impl::await_reply(
+    Slot& slot, const ProcessJob& job, std::chrono::steady_clock::time_point call_deadline) {
+    using Clock = std::chrono::steady_clock;
+    for (;;) {
+        // seq_cst: see ProcessJob::request_stop.
+        if (job.m_phase.load(std::memory_order_seq_cst) == ProcessJob::stop_requested)
+            return Waited::stop_requested;
+        const Clock::time_point grace{Clock::duration(grace_end.load(std::memory_order_acquire))};
+        const auto deadline = std::min(call_deadline, grace);
+        const auto now = Clock::now();
+        if (now >= deadline)
+            return now >= grace ? Waited::shut_down : Waited::timed_out;
+        int timeout = -1;
+        if (deadline != Clock::time_point::max()) {
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
+            timeout = static_cast<int>(std::min<std::chrono::milliseconds::rep>(
+                left.count(), std::numeric_limits<int>::max()));
+        }
+        pollfd p[2] = {{slot.fd, POLLIN, 0}, {slot.wake, POLLIN, 0}};
+        const int rc = ::poll(p, 2, timeout);
+        if (rc < 0 && errno != EINTR)
+            return Waited::failed;
+        if (rc > 0 && (p[1].revents & POLLIN) != 0) {
+            std::uint64_t count = 0;
+            (void)!::read(slot.wake, &count, sizeof count);  // a stale wake is harmless
+        }
+        if (rc > 0 && p[0].revents != 0)
+            return Waited::reply;
+    }
+}
 
 ProcessJob* ProcessPool::Impl::take() {
     std::unique_lock lock(mutex);
@@ -603,6 +662,11 @@ void ProcessPool::Impl::proxy(Slot& slot) {
             job->m_discard(job);  // cancelled while queued; its future is done
             continue;
         }
+        // seq_cst: see ProcessJob::request_stop.
+        job->m_wake_fd.store(slot.wake, std::memory_order_seq_cst);
+        const auto call_deadline = options.call_timeout.count() > 0
+                                       ? std::chrono::steady_clock::now() + options.call_timeout
+                                       : std::chrono::steady_clock::time_point::max();
         std::string error;
         bool sent = false;
         // A worker that died while idle is noticed here: replace it and send again, once.
@@ -624,6 +688,27 @@ void ProcessPool::Impl::proxy(Slot& slot) {
                                  "unsync: could not run the call in a worker: " + error)));
             continue;
         }
+        const Waited waited = await_reply(slot, *job, call_deadline);
+        if (waited != Waited::reply && waited != Waited::failed) {
+            // The call must end now: so does its worker (a new one takes the next call).
+            reap(slot, true);
+            job->m_wake_fd.store(-1, std::memory_order_relaxed);
+            if (waited == Waited::stop_requested) {
+                job->m_fail(job, detail::make_cancelled(
+                                     "unsync: the call was cancelled while it ran; its worker "
+                                     "process was killed"));
+            } else if (waited == Waited::timed_out) {
+                job->m_fail(job, std::make_exception_ptr(timeout_error(
+                                     "unsync: the call ran past the process pool's call_timeout; "
+                                     "its worker process was killed")));
+            } else {
+                job->m_fail(job, detail::make_cancelled(
+                                     "unsync: the process pool shut down while the call ran; its "
+                                     "worker process was killed after the grace period"));
+            }
+            continue;
+        }
+        job->m_wake_fd.store(-1, std::memory_order_relaxed);
         ReplyHeader h{};
         bool ok = read_full(slot.fd, &h, sizeof h) && h.magic == k_reply_magic;
         if (ok) {
@@ -714,6 +799,13 @@ void ProcessPool::shutdown() noexcept {
             return;
         impl.stopping = true;
         jobs = impl.queue.take_all();
+    }
+    // Running calls get the grace period, then their workers are killed (see await_reply).
+    const auto grace_end = std::chrono::steady_clock::now() + impl.options.shutdown_grace;
+    impl.grace_end.store(grace_end.time_since_epoch().count(), std::memory_order_release);
+    for (const auto& slot : impl.slots) {
+        if (slot.wake >= 0)
+            detail::wake_proxy(slot.wake);
     }
     impl.cv.notify_all();
     while (jobs) {

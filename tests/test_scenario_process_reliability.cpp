@@ -452,6 +452,99 @@ TEST(ProcessMemory, AFinishedCallDoesNotKeepItsArguments) {
     EXPECT_LT(job.m_request.capacity(), 64u);
 }
 
+// =============================================================================================
+// Running calls can be stopped: cancel, wait_for, a time limit, the shutdown grace
+// =============================================================================================
+
+namespace {
+
+// Creates `marker` (the test learns the call runs), then spins until killed.
+int spin_forever(std::string marker) {
+    std::ofstream(marker) << ::getpid();
+    volatile unsigned long sink = 0;
+    for (;;)
+        sink = sink + 1;
+}
+constexpr auto spin_forever_cpu = unsync::cpu_bound<&spin_forever>;
+
+struct Marker {
+    Marker() {
+        char tmpl[] = "/tmp/unsync_spin_XXXXXX";
+        const int fd = ::mkstemp(tmpl);
+        if (fd >= 0)
+            ::close(fd);
+        path = tmpl;
+        ::unlink(path.c_str());
+    }
+    ~Marker() { ::unlink(path.c_str()); }
+    // The pid of the worker running the call, once it runs.
+    int wait_running() const {
+        int pid = 0;
+        eventually([&] { return (std::ifstream(path) >> pid) && pid > 0; }, kWait);
+        return pid;
+    }
+    std::string path;
+};
+
+void set_process_pool(std::chrono::milliseconds call_timeout, std::chrono::milliseconds grace) {
+    unsync::Options options;
+    options.process_pool.size = 1;
+    options.process_pool.call_timeout = call_timeout;
+    options.process_pool.shutdown_grace = grace;
+    unsync::set_options(std::move(options));
+}
+
+}  // namespace
+
+TEST(ProcessRunaway, CancelKillsTheWorkerAndFreesItsSlot) {
+    SKIP_UNLESS_FRESH_PROCESS();
+    set_process_pool(0ms, 10s);
+    Marker marker;
+    auto spinning = spin_forever_cpu(marker.path);
+    const int pid = marker.wait_running();
+    ASSERT_GT(pid, 0);
+    const auto t0 = Clock::now();
+    EXPECT_TRUE(spinning.cancel());
+    EXPECT_THROW((void)spinning.result(kWait), unsync::cancelled_error);
+    EXPECT_LT(Clock::now() - t0, 10s);
+    EXPECT_TRUE(eventually([&] { return process_gone(pid); }, kWait));
+    // The pool's only slot serves the next call.
+    EXPECT_EQ(echo_cpu("next").result(kWait), "next");
+}
+
+TEST(ProcessRunaway, WaitForStopsTheRunningCall) {
+    SKIP_UNLESS_FRESH_PROCESS();
+    set_process_pool(0ms, 10s);
+    Marker marker;
+    auto spinning = spin_forever_cpu(marker.path);
+    const int pid = marker.wait_running();
+    EXPECT_THROW((void)unsync::wait_for(spinning, 100ms).result(kWait), unsync::timeout_error);
+    EXPECT_THROW((void)spinning.result(kWait), unsync::cancelled_error);
+    EXPECT_TRUE(eventually([&] { return process_gone(pid); }, kWait));
+    EXPECT_EQ(echo_cpu("next").result(kWait), "next");
+}
+
+TEST(ProcessRunaway, CallTimeoutKillsACallThatRunsTooLong) {
+    SKIP_UNLESS_FRESH_PROCESS();
+    set_process_pool(200ms, 10s);
+    Marker marker;
+    EXPECT_THROW((void)spin_forever_cpu(marker.path).result(kWait), unsync::timeout_error);
+    EXPECT_EQ(echo_cpu("next").result(kWait), "next");
+}
+
+TEST(ProcessRunaway, ShutdownWaitsOnlyTheGracePeriodForARunningCall) {
+    SKIP_UNLESS_FRESH_PROCESS();
+    set_process_pool(0ms, 300ms);
+    Marker marker;
+    auto spinning = spin_forever_cpu(marker.path);
+    const int pid = marker.wait_running();
+    const auto t0 = Clock::now();
+    unsync::shutdown();
+    EXPECT_LT(Clock::now() - t0, 10s);
+    EXPECT_THROW((void)spinning.result(kWait), unsync::cancelled_error);
+    EXPECT_TRUE(process_gone(pid));
+}
+
 int main(int argc, char** argv) {
     // Worker processes are this program started again: they serve calls here and never return.
     unsync::serve_if_worker();

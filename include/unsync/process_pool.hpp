@@ -212,11 +212,12 @@ public:
           ProcessJob(key, std::move(request), &finish, &fail, &discard) {}
 
 private:
-    // A call not yet sent is dropped; one a worker runs cannot be interrupted.
+    // A call not yet sent is dropped; one a worker runs ends with its worker, which the proxy
+    // kills and replaces.
     static bool cancel(StateBase* s) noexcept {
         auto* self = static_cast<ProcessTask*>(s);
         if (!self->claim_for_cancel())
-            return false;
+            return self->request_stop();
         self->set_error(make_cancelled("unsync: cancelled before the call was sent to a worker"));
         self->complete();
         return true;

@@ -3,6 +3,7 @@
 // The serialization (cereal) lives in <unsync/process_pool.hpp>.
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <exception>
 #include <string>
@@ -16,6 +17,12 @@ namespace unsync {
 struct ProcessPoolOptions {
     // Worker processes; 0 means one per core.
     std::size_t size = 0;
+    // A call still running after this long has its worker killed and fails with timeout_error;
+    // zero means no limit.
+    std::chrono::milliseconds call_timeout{0};
+    // How long shutdown (and so exit) waits for calls already running; then their workers are
+    // killed and the calls fail with cancelled_error.
+    std::chrono::milliseconds shutdown_grace{10'000};
 };
 
 class ProcessPool;
@@ -24,11 +31,14 @@ namespace detail {
 
 // A CPU-bound call on its way to a worker: the registry key of the function and its serialized
 // arguments. The typed part (the future's state) derives from it.
+// Wakes a proxy thread waiting for its worker's reply (an eventfd).
+UNSYNC_EXPORT void wake_proxy(int fd) noexcept;
+
 struct ProcessJob {
     using Finish = void (*)(ProcessJob*, std::string_view reply) noexcept;
     using Fail = void (*)(ProcessJob*, std::exception_ptr error) noexcept;
     using Discard = void (*)(ProcessJob*) noexcept;
-    enum Phase : int { queued, sent, cancelled };
+    enum Phase : int { queued, sent, cancelled, stop_requested };
 
     ProcessJob(const char* key, std::string request, Finish finish, Fail fail,
                Discard discard) noexcept
@@ -47,11 +57,23 @@ struct ProcessJob {
         int expected = queued;
         return m_phase.compare_exchange_strong(expected, cancelled, std::memory_order_acq_rel);
     }
+    // A running call: asks its proxy to kill the worker. seq_cst, with the proxy's store of
+    // m_wake_fd and its load of the phase: either this sees the descriptor to wake, or the proxy
+    // sees the request before it waits.
+    bool request_stop() noexcept {
+        int expected = sent;
+        if (!m_phase.compare_exchange_strong(expected, stop_requested, std::memory_order_seq_cst))
+            return expected == stop_requested;
+        if (const int fd = m_wake_fd.load(std::memory_order_seq_cst); fd >= 0)
+            wake_proxy(fd);
+        return true;
+    }
 
     ProcessJob* m_next = nullptr;
     const char* m_key;
     std::string m_request;
     std::atomic<int> m_phase{queued};
+    std::atomic<int> m_wake_fd{-1};  // the running call's proxy, woken by request_stop()
     Finish m_finish;    // deserializes the result, completes the future, releases the job
     Fail m_fail;        // completes the future with the error, releases the job
     Discard m_discard;  // releases the job of a call cancelled while queued
