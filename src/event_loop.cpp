@@ -190,6 +190,23 @@ AsioOps& asio_ops() {
     return ops;
 }
 
+}  // namespace
+
+namespace detail {
+
+// In the child of a fork(): the operations belong to the parent's loop, which does not run here.
+// Dropped from the list (not cancelled: their I/O objects and handlers are the parent's).
+void forget_asio_ops_after_fork() noexcept {
+    AsioOps& ops = asio_ops();
+    ::new (&ops.mutex) std::mutex;  // a thread the child lacks may have held it
+    ops.head = nullptr;
+    ops.closed = false;
+}
+
+}  // namespace detail
+
+namespace {
+
 // On the loop thread at shutdown: cancel every pending operation, so that each completes (with
 // cancelled_error) while the loop still polls its io_context. Returns how many were cancelled.
 std::size_t cancel_asio_ops(bool close) {

@@ -819,4 +819,17 @@ void ProcessPool::shutdown() noexcept {
     }
 }
 
+namespace detail {
+
+void forget_process_pool_after_fork(ProcessPool& pool) noexcept {
+    for (auto& slot : pool.m_impl->slots) {
+        if (slot.fd >= 0)
+            ::close(slot.fd);
+        if (slot.wake >= 0)
+            ::close(slot.wake);
+        slot.fd = slot.wake = -1;
+    }
+}
+
+}  // namespace detail
 }  // namespace unsync

@@ -7,6 +7,9 @@
 
 #include <unsync/errors.hpp>
 #include <unsync/process_pool.hpp>
+#include <unsync/use_unfuture.hpp>
+
+#include <pthread.h>
 
 namespace unsync {
 
@@ -37,6 +40,26 @@ Options& pending_options() {
 
 void shutdown_at_exit() {
     shutdown();
+}
+
+// fork(): the child has only the thread that forked, so the parent's runtime (its loop, its
+// pools, their threads) is not there to run anything or to be shut down. The child forgets it
+// (leaks it) and starts a runtime of its own on first use; the parent's is untouched. The
+// start-up mutex is held across the fork, so the child never finds it locked.
+void before_fork() {
+    g_mutex.lock();
+}
+void after_fork_in_parent() {
+    g_mutex.unlock();
+}
+void after_fork_in_child() {
+    // Relaxed: the child has one thread.
+    if (Runtime* old = g_runtime.exchange(nullptr, std::memory_order_relaxed))
+        detail::forget_process_pool_after_fork(old->procs);
+    g_shut_down.store(false, std::memory_order_relaxed);
+    detail::forget_asio_ops_after_fork();
+    detail::forget_handoffs_after_fork();
+    g_mutex.unlock();
 }
 
 // The first use: builds and starts the runtime. Apart from runtime(), so that the common case
@@ -72,7 +95,12 @@ void shutdown_at_exit() {
         delete r;
         throw;
     }
-    std::atexit(&shutdown_at_exit);
+    static const bool at_exit_and_fork = [] {
+        std::atexit(&shutdown_at_exit);
+        ::pthread_atfork(&before_fork, &after_fork_in_parent, &after_fork_in_child);
+        return true;
+    }();
+    (void)at_exit_and_fork;
     g_runtime.store(r, std::memory_order_release);
     if (g_shut_down.load(std::memory_order_acquire)) {
         // shutdown() came first: the runtime exists, so the API keeps working, but refuses work.

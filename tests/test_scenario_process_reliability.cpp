@@ -41,6 +41,7 @@
 #include <vector>
 
 using namespace std::chrono_literals;
+using unsync::Unfuture;
 using unsync_test::Clock;
 using unsync_test::eventually;
 using unsync_test::kWait;
@@ -543,6 +544,81 @@ TEST(ProcessRunaway, ShutdownWaitsOnlyTheGracePeriodForARunningCall) {
     EXPECT_LT(Clock::now() - t0, 10s);
     EXPECT_THROW((void)spinning.result(kWait), unsync::cancelled_error);
     EXPECT_TRUE(process_gone(pid));
+}
+
+// =============================================================================================
+// fork() after the runtime started
+// =============================================================================================
+
+namespace {
+
+Unfuture<int> add_later(int a, int b) {
+    co_await unsync::sleep(1ms);
+    co_return a + b;
+}
+
+int square(int x) {
+    return x * x;
+}
+constexpr auto square_cpu = unsync::cpu_bound<&square>;
+
+// Waits for the child for at most `limit`; kills it then. The wait status, or -1 if killed.
+int wait_child(pid_t pid, std::chrono::seconds limit) {
+    int status = 0;
+    if (eventually([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, limit))
+        return status;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    return -1;
+}
+
+}  // namespace
+
+TEST(ProcessFork, TheChildGetsAFreshRuntimeAndExitsCleanly) {
+    // The parent's runtime runs everything: the loop, the thread pool and the process pool.
+    const auto pooled = unsync::unsync([](int x) { return x + 1; });
+    ASSERT_EQ(add_later(1, 2).result(kWait), 3);
+    ASSERT_EQ(pooled(1).result(kWait), 2);
+    ASSERT_EQ(square_cpu(3).result(kWait), 9);
+
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        // The child: none of the parent's threads exist here. The first use starts a runtime
+        // of its own.
+        int failures = 0;
+        try {
+            failures += add_later(2, 3).result(kWait) != 5;
+            failures += pooled(4).then([](int v) { return v * 10; }).result(kWait) != 50;
+            failures += square_cpu(5).result(kWait) != 25;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "child: %s\n", e.what());
+            failures += 100;
+        }
+        std::exit(failures);  // runs the child's shutdown at exit
+    }
+    const int status = wait_child(pid, 60s);
+    ASSERT_NE(status, -1) << "the child hung";
+    EXPECT_TRUE(WIFEXITED(status)) << "the child died by signal " << WTERMSIG(status);
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    // The parent's runtime is unaffected, and so is its shutdown: the child's copies of the
+    // workers' channels are closed.
+    EXPECT_EQ(square_cpu(6).result(kWait), 36);
+    const auto t0 = Clock::now();
+    unsync::shutdown();
+    EXPECT_LT(Clock::now() - t0, 20s);
+}
+
+TEST(ProcessFork, AChildThatOnlyExitsDoesSoAtOnce) {
+    ASSERT_EQ(square_cpu(2).result(kWait), 4);
+    ASSERT_EQ(add_later(1, 1).result(kWait), 2);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0)
+        std::exit(0);
+    const int status = wait_child(pid, 30s);
+    ASSERT_NE(status, -1) << "exit() in the child hung";
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 int main(int argc, char** argv) {

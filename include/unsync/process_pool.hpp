@@ -40,6 +40,13 @@ namespace unsync {
 // returns at once. Call it first thing in main(), before anything with side effects.
 UNSYNC_EXPORT void serve_if_worker();
 
+class ProcessPool;
+namespace detail {
+// In the child of a fork(): closes the child's copies of the pool's channels to its workers
+// (the workers are the parent's), without touching its threads, which the child lacks.
+void forget_process_pool_after_fork(ProcessPool& pool) noexcept;
+}  // namespace detail
+
 class UNSYNC_EXPORT ProcessPool {
 public:
     explicit ProcessPool(ProcessPoolOptions options = {});
@@ -61,6 +68,7 @@ public:
     struct Impl;
 
 private:
+    friend void detail::forget_process_pool_after_fork(ProcessPool& pool) noexcept;
     std::unique_ptr<Impl> m_impl;
 };
 

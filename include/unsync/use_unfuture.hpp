@@ -92,6 +92,8 @@ UNSYNC_EXPORT void unregister_asio_op(AsioOpLink* op) noexcept;
 // its operations' completions, which then mark them finished, and no signal reaches the object).
 // Takes a reference to the operation's state.
 UNSYNC_EXPORT void request_asio_cancel(AsioOpLink* op) noexcept;
+// In the child of a fork(): forgets the parent's pending operations.
+void forget_asio_ops_after_fork() noexcept;
 
 // The operation's state: the future's shared state plus the signal that cancels the operation.
 template <class R>

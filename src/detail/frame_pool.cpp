@@ -4,6 +4,8 @@
 
 #include <array>
 #include <mutex>
+
+#include <pthread.h>
 #include <new>
 #include <utility>
 
@@ -120,6 +122,10 @@ public:
         }
         return l;
     }
+    // Across fork(): the child's only thread must not find the lock held by a thread it lacks.
+    void lock_for_fork() noexcept { m_lock.lock(); }
+    void unlock_after_fork() noexcept { m_lock.unlock(); }
+
     void give(std::size_t cls, List l) noexcept {
         if (!l.head)
             return;
@@ -164,7 +170,13 @@ private:
 };
 
 Depot& depot() {
-    static Depot* d = new Depot;  // leaked on purpose, see Depot
+    // Leaked on purpose, see Depot.
+    static Depot* d = [] {
+        auto* made = new Depot;
+        ::pthread_atfork([] { depot().lock_for_fork(); }, [] { depot().unlock_after_fork(); },
+                         [] { depot().unlock_after_fork(); });
+        return made;
+    }();
     return *d;
 }
 

@@ -261,6 +261,11 @@ void StateBase::complete_slow(bool drop_ref) noexcept {
     }
 }
 
+void forget_handoffs_after_fork() noexcept {
+    // Relaxed: the child has one thread.
+    g_handoffs.store(0, std::memory_order_relaxed);
+}
+
 void destroy_task_frame(TaskBase* task) noexcept {
     if (t_destroying) {
         // Relaxed: only this thread reads the link.

@@ -50,6 +50,8 @@ enum class InlineStart {
 };
 UNSYNC_EXPORT InlineStart start_inline(TaskBase* child, TaskBase* parent) noexcept;
 UNSYNC_EXPORT unsigned handoffs_in_flight() noexcept;
+// In the child of a fork(): the handovers other threads had in flight never end there.
+void forget_handoffs_after_fork() noexcept;
 [[noreturn]] UNSYNC_EXPORT void throw_blocking_on_loop();
 [[noreturn]] UNSYNC_EXPORT void throw_already_completed();
 [[noreturn]] UNSYNC_EXPORT void throw_no_state();
