@@ -31,6 +31,10 @@ if(UNSYNC_IO_URING)
     string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", liburing-dev")
 endif()
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# A shlibs file, and the ldconfig trigger so that the loader's cache knows the library once
+# installed (and forgets it once removed).
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA "${CMAKE_CURRENT_LIST_DIR}/deb/triggers")
 
 set(CPACK_INSTALL_CMAKE_PROJECTS "${PROJECT_BINARY_DIR};unsync;ALL;/")
 if(UNSYNC_DEB_STATIC_BUILD_DIR)

@@ -27,8 +27,16 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "./$de
 cmake -S tests/consumer -B "$work/shared" -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build "$work/shared"
 "$work/shared/consumer"
-ldd "$work/shared/consumer" | grep -q 'libunsync\.so\.0\.1 => /usr/lib' ||
-    { echo "test-deb: the consumer does not use the installed shared library" >&2; exit 1; }
+# The loader may name the library through /lib (a link to /usr/lib on Debian 12), so compare
+# the files themselves, not the paths as printed.
+installed=$(dpkg -L libunsync-dev | grep -E '/libunsync\.so\.[0-9.]+$' | head -n1)
+loaded=$(ldd "$work/shared/consumer" | awk '/libunsync\.so/ { print $3 }')
+if [[ -z "$installed" || -z "$loaded" || $(readlink -f "$loaded") != $(readlink -f "$installed") ]]; then
+    echo "test-deb: the consumer does not use the installed shared library" >&2
+    echo "  installed: ${installed:-none}; loaded: ${loaded:-none}" >&2
+    ldd "$work/shared/consumer" >&2
+    exit 1
+fi
 cmake -S tests/consumer -B "$work/static" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DUNSYNC_CONSUMER_TARGET=unsync::unsync_static
 cmake --build "$work/static"
