@@ -63,6 +63,8 @@ int main() {
             rc = run();
         } catch (const std::exception& e) {
             std::cout << "uncaught exception: " << e.what() << '\n';
+        } catch (const unsync::cancelled_error& e) {
+            std::cout << "uncaught cancellation: " << e.what() << '\n';
         }
         if (rc != 0) {
             std::cout << "*** " << name << " FAILED\n";

@@ -415,6 +415,29 @@ Unfuture<void> exit_once_released(Unfuture<void> running, std::atomic<bool>* go)
     fail_child("result() returned");
 }
 
+// A coroutine that retries whatever std::exception it gets, as generic code often does: it must
+// not be able to swallow its own cancellation and keep shutdown waiting forever.
+Unfuture<void> retries_every_std_exception(Unfuture<void> running) {
+    running.set_result();
+    for (;;) {
+        try {
+            co_await unsync::sleep(1h);
+        } catch (const std::exception&) {
+            // retry
+        }
+    }
+}
+
+[[noreturn]] void shutdown_with_a_task_that_retries_std_exceptions() {
+    fail_child_after(kWait, "shutdown with a task that retries std::exception");
+    Unfuture<void> running;
+    auto stubborn = retries_every_std_exception(running);
+    running.result(kWait);
+    unsync::shutdown();
+    std::fprintf(stderr, "shutdown returned; the task: %s\n", outcome(stubborn).c_str());
+    std::exit(0);
+}
+
 }  // namespace
 
 // =============================================================================================
@@ -473,6 +496,11 @@ TEST(ShutdownAtExit, ExitCalledInsideAThreadPoolCall) {
 // =============================================================================================
 // Explicit shutdown()
 // =============================================================================================
+
+TEST(ShutdownExplicit, ATaskThatRetriesStdExceptionsCannotSwallowItsCancellation) {
+    EXPECT_CLEAN_EXIT(shutdown_with_a_task_that_retries_std_exceptions(),
+                      "shutdown returned; the task: cancelled");
+}
 
 TEST(ShutdownExplicit, CoroutineCalledAfterShutdownIsCancelled) {
     EXPECT_CLEAN_EXIT(call_after_shutdown(), "after shutdown: cancelled");

@@ -1,5 +1,6 @@
 #pragma once
-// The exceptions unsync throws. Each derives from a std exception so that generic handlers work.
+// The exceptions unsync throws. Each derives from a std exception so that generic handlers work,
+// but for cancelled_error, which on purpose does not (see there).
 
 #include <stdexcept>
 #include <string>
@@ -23,11 +24,22 @@ public:
     ~timeout_error() override;
 };
 
-// The work was cancelled before it produced a result (today: by runtime shutdown).
-class UNSYNC_EXPORT cancelled_error : public std::runtime_error {
+// The work was cancelled before it produced a result: cancel(), a combinator or wait_for
+// cancelling its inputs, or shutdown.
+//
+// Not a std::exception, on purpose, as asyncio's CancelledError left Exception: cancellation
+// must unwind a task, and generic code that retries on `catch (const std::exception&)` would
+// otherwise swallow it and keep shutdown waiting forever. Catch it by name where you mean to;
+// `catch (...)` that does not rethrow still swallows it.
+class UNSYNC_EXPORT cancelled_error {
 public:
-    using std::runtime_error::runtime_error;
-    ~cancelled_error() override;
+    explicit cancelled_error(const std::string& what) : m_what(what) {}
+    explicit cancelled_error(const char* what) : m_what(what) {}
+    virtual ~cancelled_error();
+    virtual const char* what() const noexcept { return m_what.what(); }
+
+private:
+    std::runtime_error m_what;  // a message with a no-throw copy
 };
 
 // An exception thrown by a CPU-bound call in a worker process whose type cannot be rebuilt in the
