@@ -80,7 +80,7 @@ private:
     static bool cancel_task(StateBase* s) noexcept {
         return request_cancel(static_cast<PromiseCommon*>(static_cast<State<T>*>(s)));
     }
-    static constexpr StateBase::Ops k_ops{&destroy_frame, &cancel_task};
+    static constexpr StateBase::Ops k_ops{&destroy_frame, &cancel_task, nullptr};
 };
 
 template <class T>
@@ -131,7 +131,7 @@ constexpr bool copyable() {
 template <class T>
 T take_value(State<T>* s) {
     if constexpr (copyable<T>()) {
-        if (s->use_count() != 1)
+        if (s->readers() != 1)
             return s->value();
     }
     return std::move(s->value());
@@ -420,7 +420,7 @@ private:
         static void destroy(StateBase* s) noexcept {
             delete static_cast<Plain*>(static_cast<detail::State<T>*>(s));
         }
-        static constexpr StateBase::Ops k_ops{&destroy, nullptr};
+        static constexpr StateBase::Ops k_ops{&destroy, nullptr, nullptr};
     };
 
     friend class detail::PromiseCommon<T>;
@@ -500,7 +500,7 @@ decltype(auto) call_continuation(F& fn, Unfuture<T>& src) {
     } else if constexpr (reads_in_place<F, T>) {
         // The value stays in the source, which other handles and continuations may still read:
         // it is moved out only when this link holds the source's last handle.
-        if (src.state_for_debug().use_count() == 1)
+        if (src.state_for_debug().readers() == 1)
             return std::invoke(fn, std::move(src).result());
         return std::invoke(fn, std::as_const(src).result());
     } else {

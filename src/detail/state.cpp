@@ -73,6 +73,9 @@ std::exception_ptr make_cancelled(const char* why) {
 }
 
 void StateBase::wait() const noexcept {
+    // The one mutation a wait makes: running work nobody has started, where the kind allows it.
+    if (m_ops->help && !done() && m_ops->help(const_cast<StateBase*>(this)))
+        return;
     // Returns only once done: the futex timeout is centuries away.
     while (!wait_until(std::chrono::steady_clock::time_point::max())) {
     }
@@ -179,16 +182,22 @@ Waiter* StateBase::publish(std::uint64_t drop, std::uint64_t& before) noexcept {
     // remove_waiter see k_done under their lock and leave m_waiters alone, so it can be read
     // without taking the lock; the acquire saw the last holder's release of its changes.
     std::uint64_t w = m_word.load(std::memory_order_relaxed);
+    const std::uint64_t asked = drop;
     for (Backoff backoff;; backoff.pause()) {
         // Once the reference is dropped another owner may free the state at once, so it is
         // dropped here only when nothing is left to do: no waiter to take, no sleeper to wake.
-        if ((w & (k_waiters | k_sleepers)) != 0)
+        // Kept, it is marked k_finishing, so that a woken handle knows it reads no value.
+        std::uint64_t finishing = 0;
+        drop = asked;
+        if ((w & (k_waiters | k_sleepers)) != 0 && drop != 0) {
             drop = 0;
+            finishing = k_finishing;
+        }
         // acq_rel: release publishes the result to whoever sees k_done (acquire), and orders
         // this owner's writes before a destruction by another owner, as release() does.
         if ((w & k_locked) == 0 &&
-            m_word.compare_exchange_weak(w, (w | k_done) - drop, std::memory_order_acq_rel,
-                                         std::memory_order_relaxed)) {
+            m_word.compare_exchange_weak(w, ((w | k_done | finishing) - drop),
+                                         std::memory_order_acq_rel, std::memory_order_relaxed)) {
             break;
         }
         w = m_word.load(std::memory_order_relaxed);
@@ -253,12 +262,19 @@ void StateBase::complete_slow(bool drop_ref) noexcept {
     if (!drop_ref)
         return;
     if (before & k_kept_ref) {
-        release();  // publish() could not drop it: there was more to do after k_done
+        release_finisher();  // publish() could not drop it: there was more to do after k_done
     } else if (refs(before) == 1) {
         // The dropped reference was the last: nobody else can see the state (a waiter would
         // hold one), and publish()'s acq_rel ordered the other owners' writes before this.
         m_ops->destroy(this);
     }
+}
+
+void StateBase::release_finisher() noexcept {
+    // acq_rel, as in release(). k_finishing is set, so subtracting it clears it: readers()
+    // sees the reference and the bit go together.
+    if (refs(m_word.fetch_sub(k_ref | k_finishing, std::memory_order_acq_rel)) == 1)
+        m_ops->destroy(this);
 }
 
 void forget_handoffs_after_fork() noexcept {

@@ -84,15 +84,22 @@ public:
     static constexpr std::uint64_t k_task = 16;
     // m_waiters is not empty (kept by the lock holder).
     static constexpr std::uint64_t k_waiters = 32;
+    // Set with k_done when the completer keeps its reference a moment longer (to wake sleepers
+    // and waiters) and cleared with that reference: a reference that reads no value.
+    static constexpr std::uint64_t k_finishing = 64;
 
     using DestroyFn = void (*)(StateBase*) noexcept;
     // Requests cancellation; true if it was requested or done. Null: a plain future, which is
     // completed with cancelled_error unless someone already completes it.
     using CancelFn = bool (*)(StateBase*) noexcept;
+    // Runs the work on the calling thread if it may and has not started; true once it is done.
+    // Null: the state is completed elsewhere only.
+    using HelpFn = bool (*)(StateBase*) noexcept;
     // What differs between kinds of state, shared by all states of a kind.
     struct Ops {
         DestroyFn destroy;
         CancelFn cancel;
+        HelpFn help;
     };
 
     StateBase(const Ops* ops, std::uint32_t refs, std::uint64_t bits) noexcept
@@ -114,6 +121,13 @@ public:
     // Acquire: pairs with release() so that a count of 1 means no other owner touches the state.
     std::uint32_t use_count() const noexcept {
         return refs(m_word.load(std::memory_order_acquire));
+    }
+    // The owners that may still read the result: use_count() less a completer's reference that
+    // is only kept to finish waking. 1 means the caller's handle may move the value out.
+    // Acquire, as use_count(): the completer clears k_finishing with its reference in one RMW.
+    std::uint32_t readers() const noexcept {
+        const std::uint64_t w = m_word.load(std::memory_order_acquire);
+        return refs(w) - ((w & k_finishing) != 0 ? 1 : 0);
     }
 
     // Relaxed: k_task never changes after construction.
@@ -190,6 +204,8 @@ private:
         return true;
     }
     void complete_slow(bool drop_ref) noexcept;
+    // release() of the reference k_finishing stands for, clearing the bit in the same RMW.
+    void release_finisher() noexcept;
 
     mutable std::atomic<std::uint64_t> m_word;
     Waiter* m_waiters = nullptr;  // guarded by k_locked
