@@ -228,8 +228,17 @@ void ThreadPool::Impl::watch() {
     }
 }
 
+namespace {
+thread_local const ThreadPool::Impl* t_pool = nullptr;  // the pool this thread serves
+}  // namespace
+
+const void* detail::current_pool() noexcept {
+    return t_pool;
+}
+
 void ThreadPool::Impl::worker(std::list<Worker>::iterator self) {
     pthread_setname_np(pthread_self(), "unsync-pool");
+    t_pool = this;
     std::unique_lock lock(mutex);
     self->tid = gettid();
     --starting;
@@ -347,6 +356,7 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::submit_job(PoolJob* job) noexcept {
     Impl& impl = *m_impl;
+    job->m_pool = &impl;
     const std::uint64_t submitted = impl.pushed.fetch_add(1, std::memory_order_relaxed) + 1;
     impl.inbox.push(job);
     // The common case in a stream of calls: threads are awake and will find it.

@@ -304,6 +304,68 @@ TEST(ThreadPool, MaxThreadsIsHonoured) {
     EXPECT_LE(pool.thread_count(), 2u);
 }
 
+// A call that blocks in result() on a call queued behind it in the same pool runs that call
+// itself: with one thread, three nested calls would otherwise wait forever.
+TEST(ThreadPool, CallsThatWaitOnCallsQueuedBehindThemDoNotDeadlock) {
+    unsync::ThreadPool pool(pool_options(1));
+    std::mutex m;
+    std::vector<unsync::Unfuture<int>> queued;  // so that a deadlock can be undone below
+    std::atomic<int> runs{0};
+    std::function<int(int)> nest = [&](int depth) -> int {
+        runs.fetch_add(1);
+        if (depth == 0)
+            return 0;
+        auto inner = pool.submit(nest, depth - 1);
+        {
+            std::lock_guard lock(m);
+            queued.push_back(inner);
+        }
+        return inner.result() + 1;
+    };
+    auto outer = pool.submit(nest, 3);
+    bool timed_out = false;
+    try {
+        EXPECT_EQ(outer.result(kWait), 3);
+    } catch (const unsync::timeout_error&) {
+        timed_out = true;
+        std::lock_guard lock(m);
+        for (auto& f : queued)
+            f.cancel();  // the pool's one thread waits on them: let it go
+    }
+    EXPECT_FALSE(timed_out) << "the pool deadlocked on calls queued behind the waiting call";
+    pool.shutdown();
+    // Each call ran once: the helped ones were not run again when their queue entry came up.
+    if (!timed_out) {
+        EXPECT_EQ(runs.load(), 4);
+    }
+}
+
+// Helping stays within a pool: a thread of another pool waiting on a queued call does not run
+// it, or a pool's max_threads would not bound its calls.
+TEST(ThreadPool, AThreadOfAnotherPoolDoesNotRunItsQueuedCall) {
+    unsync::ThreadPool a(pool_options(1));
+    unsync::ThreadPool b(pool_options(1));
+    Gate gate;
+    Counter blocking;
+    auto busy = a.submit([&] {
+        blocking.increment();
+        return gate.wait();
+    });
+    ASSERT_TRUE(blocking.wait_for_at_least(1));
+    auto queued = a.submit([] { return std::this_thread::get_id(); });
+    auto waiter = b.submit([&] {
+        const bool done_before = queued.done();
+        const auto ran_on = queued.result();
+        return !done_before && ran_on != std::this_thread::get_id();
+    });
+    // b's thread waits; a's one thread is busy, so the queued call has not run.
+    EXPECT_THROW((void)waiter.result(50ms), unsync::timeout_error);
+    EXPECT_FALSE(queued.done());
+    gate.open();
+    EXPECT_TRUE(busy.result(kWait));
+    EXPECT_TRUE(waiter.result(kWait));
+}
+
 TEST(ThreadPool, ShutdownDropsQueuedCallsAndWaitsForRunningOnes) {
     unsync::ThreadPool pool(pool_options(1));
     Gate gate;

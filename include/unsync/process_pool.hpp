@@ -252,7 +252,7 @@ private:
         self->complete(true);
     }
     static void destroy(StateBase* s) noexcept { delete static_cast<ProcessTask*>(s); }
-    static constexpr StateBase::Ops k_ops{&destroy, &cancel};
+    static constexpr StateBase::Ops k_ops{&destroy, &cancel, nullptr};
 };
 
 template <auto F>

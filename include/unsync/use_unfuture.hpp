@@ -117,7 +117,7 @@ private:
         return true;
     }
     static void destroy(StateBase* s) noexcept { delete static_cast<AsioOp*>(s); }
-    static constexpr StateBase::Ops k_ops{&destroy, &cancel};
+    static constexpr StateBase::Ops k_ops{&destroy, &cancel, nullptr};
 };
 
 template <class R>

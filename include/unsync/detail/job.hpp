@@ -20,9 +20,12 @@ struct PoolJob {
     std::atomic<PoolJob*> m_next{nullptr};  // the pool's queue (lock-free: an atomic link)
     Step m_run;   // runs the call, completes the future, releases the job's reference
     Step m_drop;  // completes the future with cancelled_error without running
+    const void* m_pool = nullptr;  // the pool it was submitted to, set before it is queued
 };
 
 UNSYNC_EXPORT void submit_to_thread_executor(PoolJob* job) noexcept;
+// The pool whose thread this is (inside its calls), or null.
+UNSYNC_EXPORT const void* current_pool() noexcept;
 
 // Fn returns R and is called with a std::stop_token when Stoppable, with nothing otherwise.
 template <class R, class Fn, bool Stoppable = false>
@@ -40,22 +43,40 @@ private:
         int expected = queued;
         // acq_rel: elects either the runner or cancel() as the one that completes the future.
         if (!self->m_phase.compare_exchange_strong(expected, running, std::memory_order_acq_rel)) {
-            self->release();  // cancelled while queued: the future is already done
+            self->release();  // cancelled or helped while queued: the future is already done
             return;
         }
+        execute(*self);
+        self->complete(true);
+    }
+    // A thread of the same pool blocking on a call still queued behind it runs the call itself
+    // (work-helping), so calls that wait on calls queued in their own pool cannot deadlock it
+    // once every thread waits. Threads of other pools do not: a pool's limit is its own.
+    static bool help(StateBase* s) noexcept {
+        auto* self = static_cast<PoolTask*>(s);
+        if (self->m_pool == nullptr || self->m_pool != current_pool())
+            return false;
+        int expected = queued;
+        // acq_rel: elects this, the runner or cancel(), as in run().
+        if (!self->m_phase.compare_exchange_strong(expected, running, std::memory_order_acq_rel))
+            return false;
+        execute(*self);
+        self->complete();  // the queue keeps the job's reference: run() drops it once dequeued
+        return true;
+    }
+    static void execute(PoolTask& self) noexcept {
         try {
             if constexpr (std::is_void_v<R>) {
-                invoke(*self);
-                self->set_value();
+                invoke(self);
+                self.set_value();
             } else {
-                self->set_value(invoke(*self));
+                self.set_value(invoke(self));
             }
         } catch (...) {
-            self->set_error(std::current_exception());
+            self.set_error(std::current_exception());
         }
         // Arguments are released as soon as the call returns, not when the last handle goes.
-        self->m_fn.reset();
-        self->complete(true);
+        self.m_fn.reset();
     }
     static decltype(auto) invoke(PoolTask& self) {
         if constexpr (Stoppable) {
@@ -93,7 +114,7 @@ private:
         return false;
     }
     static void destroy(StateBase* s) noexcept { delete static_cast<PoolTask*>(s); }
-    static constexpr StateBase::Ops k_ops{&destroy, &cancel};
+    static constexpr StateBase::Ops k_ops{&destroy, &cancel, &help};
 
     std::atomic<int> m_phase{queued};
     [[no_unique_address]] std::conditional_t<Stoppable, std::stop_source, Empty> m_stop;
