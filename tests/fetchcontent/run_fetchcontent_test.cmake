@@ -1,5 +1,6 @@
 # cmake -P script run by the `fetchcontent` CTest test: configures, builds and runs
 # tests/fetchcontent, whose FetchContent_Declare takes this checkout instead of a clone.
+# -DRUN=OFF builds without running (a consumer's flags the machine may not run, like TSan's).
 cmake_minimum_required(VERSION 3.25)
 foreach(_var SOURCE_DIR WORK_DIR GENERATOR CXX_COMPILER)
     if("${${_var}}" STREQUAL "")
@@ -16,7 +17,11 @@ set(_args -S "${SOURCE_DIR}/tests/fetchcontent" -B "${WORK_DIR}" -G "${GENERATOR
 if(NOT "${MAKE_PROGRAM}" STREQUAL "")
     list(APPEND _args "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
 endif()
-foreach(_step configure build run)
+set(_steps configure build run)
+if(DEFINED RUN AND NOT RUN)
+    set(_steps configure build)
+endif()
+foreach(_step ${_steps})
     if(_step STREQUAL "configure")
         set(_cmd "${CMAKE_COMMAND}" ${_args})
     elseif(_step STREQUAL "build")
