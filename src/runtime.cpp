@@ -52,10 +52,16 @@ void before_fork() {
 void after_fork_in_parent() {
     g_mutex.unlock();
 }
+// The parent's runtimes a forked child forgot: still pointed to, so that LeakSanitizer sees them
+// reachable, not leaked (they are, on purpose: their threads are not in the child).
+Runtime* g_forgotten = nullptr;
+
 void after_fork_in_child() {
     // Relaxed: the child has one thread.
-    if (Runtime* old = g_runtime.exchange(nullptr, std::memory_order_relaxed))
+    if (Runtime* old = g_runtime.exchange(nullptr, std::memory_order_relaxed)) {
         detail::forget_process_pool_after_fork(old->procs);
+        g_forgotten = old;
+    }
     g_shut_down.store(false, std::memory_order_relaxed);
     detail::forget_asio_ops_after_fork();
     detail::forget_handoffs_after_fork();
