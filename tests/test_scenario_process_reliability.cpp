@@ -575,6 +575,11 @@ int wait_child(pid_t pid, std::chrono::seconds limit) {
 }  // namespace
 
 TEST(ProcessFork, TheChildGetsAFreshRuntimeAndExitsCleanly) {
+    // GCC 12's TSan cannot follow threads started in the child of a multi-threaded fork(): it
+    // kills the child ("starting new threads after multi-threaded fork is not supported"), and
+    // with die_after_fork=0 it trips on its own records ("dup thread with used id").
+    if (unsync_test::kThreadSanitized)
+        GTEST_SKIP() << "ThreadSanitizer does not support threads in a fork()ed child";
     // The parent's runtime runs everything: the loop, the thread pool and the process pool.
     const auto pooled = unsync::unsync([](int x) { return x + 1; });
     ASSERT_EQ(add_later(1, 2).result(kWait), 3);
