@@ -470,8 +470,10 @@ void EventLoop::Impl::process_cancels() noexcept {
                 ready.push(t);
             } else if (detail::Waiter* w = t->m_wait_node) {
                 // Cancellation reaches what the task awaits (asyncio does the same); when that
-                // cannot be cancelled, the task alone leaves the wait.
-                if (!w->m_awaited->cancel() && w->m_awaited->remove_waiter(w)) {
+                // cannot be cancelled, the task alone leaves the wait. But for a grant being
+                // made: the task waits for it, so that what it was granted is not lost.
+                StateBase* awaited = w->m_awaited;
+                if (!awaited->cancel() && !awaited->is_grant() && awaited->remove_waiter(w)) {
                     ready.push(t);
                 }
             }

@@ -152,7 +152,8 @@ public:
         TaskBase& task = task_of(h);
         // Set first: await_resume checks the task's cancellation through it.
         m_task = &task;
-        if (task.m_cancelled)
+        // Already cancelled: no suspension, but a grant under way is waited for (see below).
+        if (task.m_cancelled && (!state()->is_grant() || state()->cancel() || state()->done()))
             return false;
         if (state()->is_task()) {
             // An awaited task that is next in the ready queue runs now, without a round trip
@@ -179,9 +180,12 @@ public:
         if (m_task) {
             m_task->m_wait_node = nullptr;
             // Cancelled while suspended: the awaiting expression throws, even if the future
-            // completed meanwhile (as asyncio does).
-            if (m_task->m_cancelled)
+            // completed meanwhile (as asyncio does); but a grant made (a lock, a permit, an
+            // item) is returned, lest it be lost: the task's next suspension throws.
+            if (m_task->m_cancelled &&
+                !(state()->is_grant() && state()->done() && !state()->has_error())) {
                 std::rethrow_exception(make_cancelled("unsync: task cancelled"));
+            }
         }
         if constexpr (Mode == AwaitMode::done_only) {
             return;
@@ -246,8 +250,7 @@ Unfuture<Out> then_task(RunWhenCancelled, Unfuture<T> source, F cont);
 // A value-taking continuation that also accepts a const T& (it takes a reference, or a copy of
 // a copyable T) reads a shared source's value in place instead of taking it from the others.
 template <class F, class T>
-concept reads_in_place =
-    std::is_invocable_v<F&, const T&> &&
+concept reads_in_place = std::is_invocable_v<F&, const T&> &&
     std::is_same_v<std::invoke_result_t<F&, const T&>, std::invoke_result_t<F&, T&&>>;
 
 // A handle that takes over one reference the caller holds (executors hand out their jobs so).

@@ -235,8 +235,7 @@ bool StateBase::cancel() noexcept {
         return false;
     if (m_ops->cancel)
         return m_ops->cancel(this);
-    // Relaxed: the RMW elects the completer, publish() orders the result.
-    if (m_word.fetch_or(k_claimed, std::memory_order_relaxed) & k_claimed)
+    if (!try_claim())
         return false;
     set_error(make_cancelled("unsync: cancelled"));
     complete();

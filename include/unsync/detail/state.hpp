@@ -87,6 +87,9 @@ public:
     // Set with k_done when the completer keeps its reference a moment longer (to wake sleepers
     // and waiters) and cleared with that reference: a reference that reads no value.
     static constexpr std::uint64_t k_finishing = 64;
+    // Set at birth on a coordination primitive's wait (a lock, a permit, an item): a claim on it
+    // is a grant under way, which the claimer completes at once (see detail/grant.hpp).
+    static constexpr std::uint64_t k_grant = 128;
 
     using DestroyFn = void (*)(StateBase*) noexcept;
     // Requests cancellation; true if it was requested or done. Null: a plain future, which is
@@ -136,12 +139,20 @@ public:
     // Acquire: pairs with the release in publish(), so the result is visible once done.
     bool done() const noexcept { return (m_word.load(std::memory_order_acquire) & k_done) != 0; }
 
+    // Relaxed: k_grant never changes after construction.
+    bool is_grant() const noexcept {
+        return (m_word.load(std::memory_order_relaxed) & k_grant) != 0;
+    }
+
+    // Elects the one completer: false when someone else already completes (or completed) it.
+    bool try_claim() noexcept {
+        // Relaxed: this RMW only elects the writer; publish() orders the result.
+        return (m_word.fetch_or(k_claimed, std::memory_order_relaxed) & k_claimed) == 0;
+    }
     // Throws invalid_state_error when someone else already completes (or completed) this state.
     void claim() {
-        // Relaxed: this RMW only elects the writer; publish() orders the result.
-        if (m_word.fetch_or(k_claimed, std::memory_order_relaxed) & k_claimed) {
+        if (!try_claim())
             throw_already_completed();
-        }
     }
 
     void set_error(std::exception_ptr e) noexcept { m_error = std::move(e); }

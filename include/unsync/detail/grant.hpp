@@ -1,0 +1,193 @@
+#pragma once
+// The waits of the coordination primitives (Mutex, Semaphore, Event, Queue). A wait is a state
+// like any Unfuture's, so it is awaited, blocked on, raced and timed out as one; the primitive
+// keeps it in a FIFO under its own lock and completes it with what it grants.
+//
+// Who completes a wait is decided by one claim: the granter's or a canceller's. A claim taken by a
+// granter is a grant under way, completed at once; so a cancelled task waits for it and returns
+// it (the k_grant bit tells the awaiter and the loop), and what was granted is never lost.
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include <unsync/detail/frame_pool.hpp>
+#include <unsync/detail/state.hpp>
+#include <unsync/unfuture.hpp>
+
+namespace unsync::detail {
+
+// T: what a granted wait returns. Extra: what the waiter leaves with the primitive (the item of a
+// push into a full queue).
+template <class T, class Extra = Empty>
+class Grant final : public State<T>, public Pooled {
+public:
+    // Two references: the waiter's Unfuture and the primitive's queue.
+    Grant() noexcept : State<T>(&k_ops, 2, StateBase::k_grant) {}
+    template <class E>
+    explicit Grant(E&& extra)
+        : State<T>(&k_ops, 2, StateBase::k_grant), m_extra(std::forward<E>(extra)) {}
+
+    Grant* m_next = nullptr;  // in the primitive's queue, under its lock
+    [[no_unique_address]] Extra m_extra;
+
+    // A wait satisfied at once: a done future with no queue reference.
+    template <class... A>
+    static Unfuture<T> ready(A&&... a) {
+        auto* g = new Grant();
+        g->release();  // the queue's reference: there is no queue
+        try {
+            g->set_value(std::forward<A>(a)...);
+        } catch (...) {
+            g->release();
+            throw;
+        }
+        (void)g->try_claim();
+        g->complete();
+        return adopt_state<T>(g);
+    }
+
+    static Unfuture<T> ready_error(std::exception_ptr e) noexcept {
+        auto* g = new Grant();
+        g->release();
+        (void)g->try_claim();
+        g->set_error(std::move(e));
+        g->complete();
+        return adopt_state<T>(g);
+    }
+
+private:
+    static void destroy(StateBase* s) noexcept {
+        delete static_cast<Grant*>(static_cast<State<T>*>(s));
+    }
+    // No cancel function: cancelling claims the wait and completes it with cancelled_error.
+    static constexpr StateBase::Ops k_ops{&destroy, nullptr, nullptr};
+};
+
+// The FIFO of waits of one primitive; every member function runs under the primitive's lock. It
+// holds one reference per wait. Waits that were cancelled or whose every handle is gone are
+// dropped as they come up, and swept in bulk when the queue has doubled, so that waiters that
+// time out over and over do not grow it without bound.
+template <class G>
+class GrantQueue {
+public:
+    GrantQueue() = default;
+    GrantQueue(const GrantQueue&) = delete;
+    GrantQueue& operator=(const GrantQueue&) = delete;
+    ~GrantQueue() { fail_all("unsync: the primitive was destroyed"); }
+
+    // May hold only dead waits: a claim_next() that finds none says so.
+    bool empty() const noexcept { return m_head == nullptr; }
+
+    void push(G* g) noexcept {
+        if (m_tail)
+            m_tail->m_next = g;
+        else
+            m_head = g;
+        m_tail = g;
+        if (++m_size > m_sweep_at)
+            sweep();
+    }
+
+    // The oldest live wait, claimed for the caller, who completes it and then drops the
+    // reference it now holds (outside the lock: completing resumes or wakes the waiter).
+    G* claim_next() noexcept {
+        while (G* g = m_head) {
+            unlink_head();
+            // Only the queue's reference left: nobody would read a grant.
+            if (g->use_count() > 1 && g->try_claim())
+                return g;
+            g->release();
+        }
+        return nullptr;
+    }
+
+    // Completes every wait still live with invalid_state_error (a primitive destroyed with
+    // waiters: a clear error for each, never a hang).
+    void fail_all(const char* why) noexcept {
+        while (G* g = claim_next()) {
+            g->set_error(std::make_exception_ptr(invalid_state_error(why)));
+            g->complete(true);
+        }
+    }
+
+private:
+    void unlink_head() noexcept {
+        m_head = m_head->m_next;
+        if (!m_head)
+            m_tail = nullptr;
+        --m_size;
+    }
+    void sweep() noexcept {
+        G* live = nullptr;
+        G* live_tail = nullptr;
+        std::size_t n = 0;
+        for (G* g = m_head; g;) {
+            G* next = g->m_next;
+            if (g->done() || g->use_count() == 1) {
+                g->release();
+            } else {
+                g->m_next = nullptr;
+                (live_tail ? live_tail->m_next : live) = g;
+                live_tail = g;
+                ++n;
+            }
+            g = next;
+        }
+        m_head = live;
+        m_tail = live_tail;
+        m_size = n;
+        m_sweep_at = std::max<std::size_t>(k_min_sweep, 2 * n);
+    }
+
+    static constexpr std::size_t k_min_sweep = 64;
+    G* m_head = nullptr;
+    G* m_tail = nullptr;
+    std::size_t m_size = 0;
+    std::size_t m_sweep_at = k_min_sweep;
+};
+
+// A plain thread's blocking wait: on the loop thread, where it would deadlock, it throws
+// invalid_state_error instead.
+inline void check_may_block() {
+    if (on_loop_thread())
+        throw_blocking_on_loop();
+}
+
+// Blocks on a wait until it is done (true: granted, or failed) or the deadline passes; on a
+// timeout the wait is withdrawn and false returned, unless a grant came first (then it is waited
+// for: a claimed grant is completed at once).
+inline bool wait_granted(StateBase& s, std::chrono::steady_clock::time_point deadline) noexcept {
+    if (s.wait_until(deadline))
+        return true;
+    if (s.cancel())
+        return false;
+    s.wait();
+    return true;
+}
+
+// A thread's wait on a queued grant it holds a reference to, until the deadline: what was
+// granted, or nullopt once withdrawn. A wait failed by the primitive's destruction rethrows.
+template <class T, class E>
+std::optional<T> take_when_granted(Grant<T, E>* g, std::chrono::steady_clock::time_point deadline) {
+    Unfuture<T> wait = adopt_state<T>(g);
+    if (!wait_granted(*g, deadline))
+        return std::nullopt;
+    return std::move(wait).result();
+}
+
+// Completes the grants of a list linked through m_next (made under the primitive's lock, and
+// completed outside it: completing resumes or wakes a waiter), dropping the queue's references.
+template <class G>
+void complete_all(G* g) noexcept {
+    while (g) {
+        G* next = g->m_next;
+        g->complete(true);
+        g = next;
+    }
+}
+
+}  // namespace unsync::detail
