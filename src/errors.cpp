@@ -13,5 +13,6 @@ remote_error::remote_error(std::string type_name, const std::string& what)
     : std::runtime_error(type_name + ": " + what), m_type_name(std::move(type_name)) {}
 remote_error::~remote_error() = default;
 broken_worker_error::~broken_worker_error() = default;
+closed_error::~closed_error() = default;
 
 }  // namespace unsync

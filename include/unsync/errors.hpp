@@ -42,6 +42,13 @@ private:
     std::runtime_error m_what;  // a message with a no-throw copy
 };
 
+// A Queue was closed: pushing into it, or popping from it once it is drained.
+class UNSYNC_EXPORT closed_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+    ~closed_error() override;
+};
+
 // An exception thrown by a CPU-bound call in a worker process whose type cannot be rebuilt in the
 // caller (anything but the std exception family): it carries the original type's name and what().
 class UNSYNC_EXPORT remote_error : public std::runtime_error {

@@ -11,8 +11,13 @@
 #include <unsync/combinators.hpp>
 #include <unsync/debug.hpp>
 #include <unsync/errors.hpp>
+#include <unsync/event.hpp>
 #include <unsync/event_loop.hpp>
+#include <unsync/latch.hpp>
+#include <unsync/mutex.hpp>
+#include <unsync/queue.hpp>
 #include <unsync/runtime.hpp>
+#include <unsync/semaphore.hpp>
 #include <unsync/sleep.hpp>
 #include <unsync/thread_pool.hpp>
 #include <unsync/unfuture.hpp>
