@@ -21,6 +21,9 @@ int cancellation_main();
 int combinators_main();
 int debug_main();
 int shutdown_main();
+int crawler_main();
+int queue_main();
+int coordination_main();
 
 namespace {
 
@@ -47,6 +50,9 @@ constexpr Example k_examples[] = {
     {"cancellation", &cancellation_main},
     {"combinators", &combinators_main},
     {"debug", &debug_main},
+    {"crawler", &crawler_main},
+    {"queue", &queue_main},
+    {"coordination", &coordination_main},
     {"shutdown", &shutdown_main},
 };
 
