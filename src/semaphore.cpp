@@ -92,6 +92,13 @@ void Semaphore::hand_over(std::ptrdiff_t n) noexcept {
     PermitGrant* granted = nullptr;
     {
         std::lock_guard guard(m_mutex);
+        // Another release may have left k_queued while this one waited for m_mutex (it found
+        // the queue empty): the permits are added then, not stored over its own.
+        // Release: as in release().
+        if (m_count.load(std::memory_order_relaxed) != k_queued) {
+            m_count.fetch_add(n, std::memory_order_release);
+            return;
+        }
         // The count is k_queued and stays so while m_mutex is held.
         while (n > 0) {
             PermitGrant* g = m_waiters.claim_next();
