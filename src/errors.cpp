@@ -14,5 +14,6 @@ remote_error::remote_error(std::string type_name, const std::string& what)
 remote_error::~remote_error() = default;
 broken_worker_error::~broken_worker_error() = default;
 closed_error::~closed_error() = default;
+broken_barrier_error::~broken_barrier_error() = default;
 
 }  // namespace unsync

@@ -49,6 +49,13 @@ public:
     ~closed_error() override;
 };
 
+// A Barrier was reset or aborted while (or before) waiting on it, as asyncio.BrokenBarrierError.
+class UNSYNC_EXPORT broken_barrier_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+    ~broken_barrier_error() override;
+};
+
 // An exception thrown by a CPU-bound call in a worker process whose type cannot be rebuilt in the
 // caller (anything but the std exception family): it carries the original type's name and what().
 class UNSYNC_EXPORT remote_error : public std::runtime_error {

@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <unsync/barrier.hpp>
 #include <unsync/combinators.hpp>
 #include <unsync/debug.hpp>
 #include <unsync/errors.hpp>

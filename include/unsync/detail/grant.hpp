@@ -105,6 +105,12 @@ public:
         return nullptr;
     }
 
+    // The live waits, after dropping the dead ones.
+    std::size_t live() noexcept {
+        sweep();
+        return m_size;
+    }
+
     // Completes every wait still live with invalid_state_error (a primitive destroyed with
     // waiters: a clear error for each, never a hang).
     void fail_all(const char* why) noexcept {

@@ -1,0 +1,93 @@
+#include <unsync/barrier.hpp>
+
+#include <stdexcept>
+
+namespace unsync {
+
+namespace {
+std::exception_ptr broken_error() {
+    return std::make_exception_ptr(broken_barrier_error("unsync: the Barrier is broken"));
+}
+}  // namespace
+
+Barrier::Barrier(std::size_t parties) : m_parties(parties) {
+    if (parties == 0)
+        throw std::invalid_argument("unsync: a Barrier needs at least one party");
+}
+
+Unfuture<std::size_t> Barrier::wait_async() {
+    ArriveGrant* released = nullptr;
+    std::size_t index = 0;
+    {
+        std::lock_guard guard(m_mutex);
+        if (m_broken)
+            return ArriveGrant::ready_error(broken_error());
+        // Counted now, not at arrival: a wait cancelled or timed out meanwhile left the round.
+        index = m_waiting.live();
+        if (index + 1 < m_parties) {
+            auto* g = new ArriveGrant();
+            m_waiting.push(g);
+            return detail::adopt_state<std::size_t>(g);
+        }
+        // The last party: the round is full. Its waits are released in order of arrival.
+        ArriveGrant** tail = &released;
+        for (std::size_t i = 0; ArriveGrant* g = m_waiting.claim_next(); ++i) {
+            g->set_value(i);
+            g->m_next = nullptr;
+            *tail = g;
+            tail = &g->m_next;
+        }
+    }
+    detail::complete_all(released);
+    return ArriveGrant::ready(index);
+}
+
+std::optional<std::size_t> Barrier::wait_until(std::chrono::steady_clock::time_point deadline) {
+    detail::check_may_block();
+    Unfuture<std::size_t> wait = wait_async();
+    if (!wait.done() && !detail::wait_granted(wait.state_for_debug(), deadline))
+        return std::nullopt;
+    return std::move(wait).result();
+}
+
+Barrier::ArriveGrant* Barrier::break_waits() {
+    ArriveGrant* failed = nullptr;
+    while (ArriveGrant* g = m_waiting.claim_next()) {
+        g->set_error(broken_error());
+        g->m_next = failed;
+        failed = g;
+    }
+    return failed;
+}
+
+void Barrier::reset() {
+    ArriveGrant* failed = nullptr;
+    {
+        std::lock_guard guard(m_mutex);
+        failed = break_waits();
+        m_broken = false;
+    }
+    detail::complete_all(failed);
+}
+
+void Barrier::abort() {
+    ArriveGrant* failed = nullptr;
+    {
+        std::lock_guard guard(m_mutex);
+        m_broken = true;
+        failed = break_waits();
+    }
+    detail::complete_all(failed);
+}
+
+std::size_t Barrier::n_waiting() {
+    std::lock_guard guard(m_mutex);
+    return m_waiting.live();
+}
+
+bool Barrier::broken() {
+    std::lock_guard guard(m_mutex);
+    return m_broken;
+}
+
+}  // namespace unsync
