@@ -12,6 +12,7 @@
 #include <unsync/debug.hpp>
 #include <unsync/errors.hpp>
 #include <unsync/event_loop.hpp>
+#include <unsync/generator.hpp>
 #include <unsync/runtime.hpp>
 #include <unsync/sleep.hpp>
 #include <unsync/thread_pool.hpp>
