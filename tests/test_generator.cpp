@@ -95,10 +95,13 @@ AsyncGenerator<int> endless(Unfuture<void> destroyed, std::shared_ptr<std::atomi
     }
 }
 
-// Yields 1, then awaits `never` (which the test never completes) before yielding 2.
-AsyncGenerator<int> stuck(Unfuture<void> destroyed, Unfuture<void> never) {
+// Yields 1, then awaits `never` (which the test never completes) before yielding 2; `reached`
+// says it is about to await.
+AsyncGenerator<int> stuck(Unfuture<void> destroyed, Unfuture<void> never,
+                          Unfuture<void> reached = {}) {
     Sentinel sentinel(std::move(destroyed));
     co_yield 1;
+    reached.set_result();
     co_await never;
     co_yield 2;
 }
@@ -280,12 +283,13 @@ TEST(AsyncGenerator, NeverStartedBodyIsDestroyedAtOnce) {
 TEST(AsyncGenerator, DestroyedWithANextInFlight) {
     Unfuture<void> destroyed;
     Unfuture<void> never;
+    Unfuture<void> reached;
     Unfuture<std::optional<int>> in_flight;
     {
-        auto gen = stuck(destroyed, never);
+        auto gen = stuck(destroyed, never, reached);
         EXPECT_EQ(gen.next().result(kWait), 1);
         in_flight = gen.next();
-        loop_turns();
+        reached.result(kWait);
         EXPECT_FALSE(in_flight.done());
     }
     // The body was cancelled where it waited, unwound, and the step ended with it.
@@ -330,10 +334,11 @@ TEST(AsyncGenerator, DestroyedOnTheLoopThreadWhileParked) {
 TEST(AsyncGenerator, CancellingNextCancelsTheBody) {
     Unfuture<void> destroyed;
     Unfuture<void> never;
-    auto gen = stuck(destroyed, never);
+    Unfuture<void> reached;
+    auto gen = stuck(destroyed, never, reached);
     EXPECT_EQ(gen.next().result(kWait), 1);
     auto second = gen.next();
-    loop_turns();
+    reached.result(kWait);
     EXPECT_TRUE(second.cancel());
     EXPECT_CANCELLED(second);
     EXPECT_NO_THROW(destroyed.result(kWait));
@@ -386,9 +391,10 @@ Unfuture<int> sum_until_cancelled(AsyncGenerator<int>& gen) {
 TEST(AsyncGenerator, CancellingTheConsumerReachesTheBody) {
     Unfuture<void> destroyed;
     Unfuture<void> never;
-    auto gen = stuck(destroyed, never);
+    Unfuture<void> reached;
+    auto gen = stuck(destroyed, never, reached);
     auto consumer = sum_until_cancelled(gen);
-    loop_turns();
+    reached.result(kWait);  // the consumer awaits the second next(), the body `never`
     EXPECT_FALSE(consumer.done());
     EXPECT_TRUE(consumer.cancel());
     EXPECT_CANCELLED(consumer);
