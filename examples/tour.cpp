@@ -19,6 +19,7 @@ int echo_main();
 int fetch_main();
 int cancellation_main();
 int combinators_main();
+int generator_main();
 int debug_main();
 int shutdown_main();
 int crawler_main();
@@ -49,6 +50,7 @@ constexpr Example k_examples[] = {
     {"fetch", &fetch_main},
     {"cancellation", &cancellation_main},
     {"combinators", &combinators_main},
+    {"generator", &generator_main},
     {"debug", &debug_main},
     {"crawler", &crawler_main},
     {"queue", &queue_main},

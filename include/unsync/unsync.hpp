@@ -14,6 +14,7 @@
 #include <unsync/errors.hpp>
 #include <unsync/event.hpp>
 #include <unsync/event_loop.hpp>
+#include <unsync/generator.hpp>
 #include <unsync/latch.hpp>
 #include <unsync/mutex.hpp>
 #include <unsync/queue.hpp>
