@@ -18,7 +18,8 @@ namespace {
 unsync::AsyncGenerator<int> squares(int n) {
     for (int i = 1; i <= n; ++i) {
         co_await unsync::sleep(10ms);
-        co_yield i* i;
+        const int square = i * i;
+        co_yield square;
     }
 }
 
