@@ -14,6 +14,7 @@
 #include <unsync/event_loop.hpp>
 #include <unsync/runtime.hpp>
 #include <unsync/sleep.hpp>
+#include <unsync/task_group.hpp>
 #include <unsync/thread_pool.hpp>
 #include <unsync/unfuture.hpp>
 #include <unsync/wait_for.hpp>
