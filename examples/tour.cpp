@@ -19,6 +19,7 @@ int echo_main();
 int fetch_main();
 int cancellation_main();
 int combinators_main();
+int task_group_main();
 int debug_main();
 int shutdown_main();
 
@@ -46,6 +47,7 @@ constexpr Example k_examples[] = {
     {"fetch", &fetch_main},
     {"cancellation", &cancellation_main},
     {"combinators", &combinators_main},
+    {"task_group", &task_group_main},
     {"debug", &debug_main},
     {"shutdown", &shutdown_main},
 };
