@@ -20,6 +20,7 @@ int fetch_main();
 int cancellation_main();
 int combinators_main();
 int generator_main();
+int task_group_main();
 int debug_main();
 int shutdown_main();
 int crawler_main();
@@ -51,6 +52,7 @@ constexpr Example k_examples[] = {
     {"cancellation", &cancellation_main},
     {"combinators", &combinators_main},
     {"generator", &generator_main},
+    {"task_group", &task_group_main},
     {"debug", &debug_main},
     {"crawler", &crawler_main},
     {"queue", &queue_main},

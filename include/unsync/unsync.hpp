@@ -21,6 +21,7 @@
 #include <unsync/runtime.hpp>
 #include <unsync/semaphore.hpp>
 #include <unsync/sleep.hpp>
+#include <unsync/task_group.hpp>
 #include <unsync/thread_pool.hpp>
 #include <unsync/unfuture.hpp>
 #include <unsync/wait_for.hpp>
