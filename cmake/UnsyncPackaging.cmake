@@ -24,9 +24,10 @@ thread, plain functions on a thread pool and CPU-bound functions on worker proce
 future type, Unfuture<T>, is awaitable, blockable with a timeout and chainable with then.
 This package holds the headers, the shared and static libraries, the CMake package
 (find_package(unsync)) and the pkg-config file.")
-# The headers include Asio and (for cpu_bound) cereal; the C and C++ runtimes come from
-# dpkg-shlibdeps on the shared library.
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libasio-dev (>= 1:1.18), libcereal-dev")
+# The headers include Asio, and <unsync/process_pool.hpp> (cpu_bound) cereal, which only the
+# programs that use it need; the C and C++ runtimes come from dpkg-shlibdeps on the shared library.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libasio-dev (>= 1:1.18)")
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libcereal-dev")
 if(UNSYNC_IO_URING)
     string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", liburing-dev")
 endif()

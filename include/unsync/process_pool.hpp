@@ -23,6 +23,9 @@
 #include <utility>
 #include <vector>
 
+#if !__has_include(<cereal/archives/binary.hpp>)
+#error "unsync: <unsync/process_pool.hpp> (cpu_bound) needs cereal: apt-get install libcereal-dev"
+#endif
 #include <cereal/archives/binary.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/tuple.hpp>

@@ -1,6 +1,7 @@
 # cmake -P script run by the `consumer` CTest test (see tests/CMakeLists.txt).
 #   1. cmake --install <UNSYNC_BUILD_DIR> --prefix <WORK_DIR>/prefix
-#   2. find_package flavour: configure + build tests/consumer against the prefix, run it
+#   2. find_package flavour: configure + build tests/consumer against the prefix, run it; and the
+#      core alone (core.cpp) with cereal's package disabled
 #   3. pkg-config flavour: <CXX> main.cpp $(pkg-config --cflags --libs unsync), run it
 # Uses the same C++ compiler (and CMAKE_CXX_FLAGS) as the main build.
 cmake_minimum_required(VERSION 3.25)
@@ -50,6 +51,13 @@ if(NOT EXISTS "${_exe}" AND EXISTS "${_build}/${CONFIG}/consumer")
     set(_exe "${_build}/${CONFIG}/consumer")
 endif()
 run_step("run (find_package)" "${_exe}")
+
+# 2b. the core alone, with cereal's package out of reach: find_package(unsync) needs no cereal
+set(_core_args ${_configure_args})
+list(TRANSFORM _core_args REPLACE "^${_build}$" "${_build}-core")
+run_step("configure (core, no cereal)" "${CMAKE_COMMAND}" ${_core_args}
+    -DUNSYNC_CONSUMER_SOURCE=core.cpp -DCMAKE_DISABLE_FIND_PACKAGE_cereal=ON)
+run_step("build (core, no cereal)" "${CMAKE_COMMAND}" --build "${_build}-core" --config "${CONFIG}")
 
 # 3. pkg-config
 if("${PKG_CONFIG}" STREQUAL "")
