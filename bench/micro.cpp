@@ -8,7 +8,10 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
+#include <deque>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -212,6 +215,127 @@ void BM_Then_OnLoop(benchmark::State& st) {
     then_loop(st).result();
 }
 BENCHMARK(BM_Then_OnLoop)->UseRealTime();
+
+// ---- coordination primitives --------------------------------------------------------------------
+
+// Uncontended lock + unlock of an unsync::Mutex in a coroutine (the guard is a unique_lock).
+unsync::Unfuture<void> mutex_uncontended_loop(benchmark::State& st) {
+    unsync::Mutex m;
+    for (auto _ : st) {
+        auto lock = co_await m.lock_async();
+        benchmark::DoNotOptimize(lock);
+    }
+}
+void BM_Mutex_Uncontended_OnLoop(benchmark::State& st) {
+    mutex_uncontended_loop(st).result();
+}
+BENCHMARK(BM_Mutex_Uncontended_OnLoop)->UseRealTime();
+
+// The same from a plain thread (try_lock's CAS and the unlock), beside std::mutex.
+void BM_Mutex_Uncontended_Thread(benchmark::State& st) {
+    unsync::Mutex m;
+    for (auto _ : st) {
+        std::scoped_lock lock(m);
+        benchmark::ClobberMemory();
+    }
+}
+BENCHMARK(BM_Mutex_Uncontended_Thread);
+void BM_Baseline_StdMutex_Uncontended(benchmark::State& st) {
+    std::mutex m;
+    for (auto _ : st) {
+        std::scoped_lock lock(m);
+        benchmark::ClobberMemory();
+    }
+}
+BENCHMARK(BM_Baseline_StdMutex_Uncontended);
+
+// Two coroutines on the loop taking turns: each handover goes through the queue of waiters.
+unsync::Unfuture<void> mutex_taker(unsync::Mutex& m, long turns) {
+    for (long i = 0; i < turns; ++i) {
+        auto lock = co_await m.lock_async();
+        co_await unsync::sleep(std::chrono::nanoseconds(0));
+    }
+}
+void BM_Mutex_Handover_OnLoop(benchmark::State& st) {
+    constexpr long turns = 10000;
+    for (auto _ : st) {
+        unsync::Mutex m;
+        auto a = mutex_taker(m, turns);
+        auto b = mutex_taker(m, turns);
+        a.result();
+        b.result();
+    }
+    st.SetItemsProcessed(st.iterations() * 2 * turns);
+}
+BENCHMARK(BM_Mutex_Handover_OnLoop)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+unsync::Unfuture<void> semaphore_uncontended_loop(benchmark::State& st) {
+    unsync::Semaphore s(1);
+    for (auto _ : st) {
+        auto permit = co_await s.acquire_async();
+        benchmark::DoNotOptimize(permit);
+    }
+}
+void BM_Semaphore_Uncontended_OnLoop(benchmark::State& st) {
+    semaphore_uncontended_loop(st).result();
+}
+BENCHMARK(BM_Semaphore_Uncontended_OnLoop)->UseRealTime();
+
+// Items from a plain thread to a coroutine through a Queue<int> of capacity 1024.
+unsync::Unfuture<long> queue_consumer(unsync::Queue<int>& q, long n) {
+    long sum = 0;
+    for (long i = 0; i < n; ++i)
+        sum += co_await q.pop_async();
+    co_return sum;
+}
+void BM_Queue_ThreadToCoroutine(benchmark::State& st) {
+    const long n = st.range(0);
+    for (auto _ : st) {
+        unsync::Queue<int> q(1024);
+        auto consumer = queue_consumer(q, n);
+        for (long i = 0; i < n; ++i)
+            q.push(static_cast<int>(i));
+        benchmark::DoNotOptimize(consumer.result());
+    }
+    st.SetItemsProcessed(st.iterations() * n);
+}
+BENCHMARK(BM_Queue_ThreadToCoroutine)->Arg(1000000)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// The baseline: a std::deque under std::mutex + std::condition_variable, thread to thread.
+void BM_Baseline_StdQueue_ThreadToThread(benchmark::State& st) {
+    const long n = st.range(0);
+    for (auto _ : st) {
+        std::mutex m;
+        std::condition_variable not_empty;
+        std::condition_variable not_full;
+        std::deque<int> items;
+        long sum = 0;
+        std::thread consumer([&] {
+            for (long i = 0; i < n; ++i) {
+                std::unique_lock lock(m);
+                not_empty.wait(lock, [&] { return !items.empty(); });
+                sum += items.front();
+                items.pop_front();
+                lock.unlock();
+                not_full.notify_one();
+            }
+        });
+        for (long i = 0; i < n; ++i) {
+            std::unique_lock lock(m);
+            not_full.wait(lock, [&] { return items.size() < 1024; });
+            items.push_back(static_cast<int>(i));
+            lock.unlock();
+            not_empty.notify_one();
+        }
+        consumer.join();
+        benchmark::DoNotOptimize(sum);
+    }
+    st.SetItemsProcessed(st.iterations() * n);
+}
+BENCHMARK(BM_Baseline_StdQueue_ThreadToThread)
+    ->Arg(1000000)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 // ---- hardware baselines
 // ------------------------------------------------------------------------------
