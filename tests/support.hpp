@@ -90,6 +90,10 @@ inline constexpr bool kThreadSanitized = false;
 struct custom_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
+// A second one, for tests that tell two failures apart.
+struct other_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
 
 // An exception type outside the std::exception hierarchy, with a payload.
 struct error_code {
@@ -114,6 +118,12 @@ struct Sentinel {
 
 inline unsync::Unfuture<void> noop() {
     co_return;
+}
+
+// v, after sleeping d on the loop.
+inline unsync::Unfuture<int> value_after(std::chrono::milliseconds d, int v) {
+    co_await unsync::sleep(d);
+    co_return v;
 }
 
 // Waits for `turns` round trips through the loop. After the first, every coroutine this thread

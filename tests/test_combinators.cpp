@@ -31,22 +31,15 @@ using unsync_test::kPrompt;
 using unsync_test::kWait;
 using unsync_test::loop_turns;
 using unsync_test::noop;
+using unsync_test::other_error;
 using unsync_test::Sentinel;
+using unsync_test::value_after;
 
 namespace {
-
-struct other_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
 
 // ---------------------------------------------------------------------------------------------
 // Coroutines used by the tests.
 // ---------------------------------------------------------------------------------------------
-
-Unfuture<int> value_after(std::chrono::milliseconds d, int v) {
-    co_await unsync::sleep(d);
-    co_return v;
-}
 
 Unfuture<int> fail_after(std::chrono::milliseconds d, std::string what) {
     co_await unsync::sleep(d);

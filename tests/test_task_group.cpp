@@ -32,19 +32,12 @@ using unsync_test::Gate;
 using unsync_test::kPrompt;
 using unsync_test::kWait;
 using unsync_test::loop_turns;
+using unsync_test::other_error;
 using unsync_test::Sentinel;
+using unsync_test::value_after;
 using unsync_test::wait_for_stop;
 
 namespace {
-
-struct other_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-Unfuture<int> value_after(std::chrono::milliseconds d, int v) {
-    co_await unsync::sleep(d);
-    co_return v;
-}
 
 Unfuture<std::string> text_now(std::string s) {
     co_return s;

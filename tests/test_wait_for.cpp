@@ -28,14 +28,10 @@ using unsync_test::kPrompt;
 using unsync_test::kWait;
 using unsync_test::loop_turns;
 using unsync_test::Sentinel;
+using unsync_test::value_after;
 using unsync_test::wait_for_stop;
 
 namespace {
-
-Unfuture<int> value_after(std::chrono::milliseconds d, int v) {
-    co_await unsync::sleep(d);
-    co_return v;
-}
 
 Unfuture<void> void_after(std::chrono::milliseconds d, std::shared_ptr<std::atomic<bool>> ran) {
     co_await unsync::sleep(d);
