@@ -21,8 +21,8 @@ public:
     Mutex() = default;
     Mutex(const Mutex&) = delete;
     Mutex& operator=(const Mutex&) = delete;
-    // Waiters left fail with invalid_state_error. Destroying a locked mutex is undefined, as for
-    // std::mutex.
+    // Waiters left fail with invalid_state_error (there are waiters only while it is locked).
+    // Unlocking it afterwards, or using a std::unique_lock of it, is undefined.
     ~Mutex() = default;
 
     // Done at once when the mutex is free; otherwise it is granted in turn. Awaitable, blockable
