@@ -542,13 +542,22 @@ Unfuture<bool> read_with_idle_timeout_then_close() {
     co_return timed_out;
 }
 
+// The peer stays open until the read has ended: closing it would end the read with EOF, which
+// io_uring reports before the cancellation (the kernel completes the read at once).
 Unfuture<bool> cancel_read_then_close() {
     auto sockets = std::make_unique<SocketPair>();
     std::array<char, 16> data{};
     Unfuture<std::size_t> read =
         sockets->a.async_read_some(asio::buffer(data), unsync::use_unfuture);
     const bool requested = read.cancel();
+    // Destroys the socket the read is pending on.
+    { [[maybe_unused]] local_socket gone = std::move(sockets->a); }
+    try {
+        co_await unsync::wait_for(read, kWait);
+    } catch (const unsync::cancelled_error&) {
+    }
     sockets.reset();
+    // Let the loop run whatever the cancellation left queued, with both sockets gone.
     co_await unsync::sleep(20ms);
     co_return requested&& read.done() && read.cancelled();
 }
