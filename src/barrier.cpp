@@ -45,7 +45,7 @@ Unfuture<std::size_t> Barrier::wait_async() {
 std::optional<std::size_t> Barrier::wait_until(std::chrono::steady_clock::time_point deadline) {
     detail::check_may_block();
     Unfuture<std::size_t> wait = wait_async();
-    if (!wait.done() && !detail::wait_granted(wait.state_for_debug(), deadline))
+    if (!wait.done() && !detail::wait_granted(detail::state_of(wait), deadline))
         return std::nullopt;
     return std::move(wait).result();
 }

@@ -44,7 +44,7 @@ bool Event::wait_until(std::chrono::steady_clock::time_point deadline) {
     Unfuture<void> wait = wait_async();
     if (wait.done())
         return true;
-    if (!detail::wait_granted(wait.state_for_debug(), deadline))
+    if (!detail::wait_granted(detail::state_of(wait), deadline))
         return false;
     std::move(wait).result();  // rethrows, for an Event destroyed meanwhile
     return true;

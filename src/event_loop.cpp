@@ -25,8 +25,10 @@
 #include <unsync/sleep.hpp>  // add_timer's export declaration
 #include <unsync/use_unfuture.hpp>
 
+#include "detail/ambient.hpp"
 #include "detail/cpu_relax.hpp"
 #include "detail/intrusive_fifo.hpp"
+#include "detail/intrusive_list.hpp"
 #include "detail/quad_heap.hpp"
 
 namespace unsync {
@@ -71,7 +73,7 @@ void abandon(TaskBase* t) noexcept {
 
 }  // namespace
 
-struct EventLoop::Impl {
+struct detail::LoopImpl {
     asio::io_context io{1};
     asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
     std::thread thread;
@@ -81,6 +83,9 @@ struct EventLoop::Impl {
     detail::IntrusiveFifo<TaskBase, &TaskBase::m_queue_next> ready;
     detail::QuadHeap<Timer, Timer::Earlier> timers;
     std::size_t stale_timers = 0;  // entries of cancelled sleeps still in the heap
+    // Stale entries are purged once there are more than this many and they are half the heap:
+    // a few cost less to skip when they come due than a rebuild of the heap does.
+    static constexpr std::size_t k_stale_timers_to_purge = 1024;
     std::uint64_t timer_seq = 0;
     // Wakes the loop from run_one() at the earliest deadline. (run_one_until would wake it
     // every second while a long sleep is pending.)
@@ -150,6 +155,7 @@ struct EventLoop::Impl {
     void fire_timers();
     void sleep_until_work();
     void drain();
+    void post(TaskBase* task) noexcept;
     void wake() {
         // acq_rel: whoever sets the flag owns posting the handler; the handler clears it.
         if (!wake_pending.exchange(true, std::memory_order_acq_rel)) {
@@ -159,21 +165,13 @@ struct EventLoop::Impl {
     // A task about to run its first step joins the registry.
     void start(TaskBase* t) noexcept {
         t->m_started = true;
-        t->m_prev = nullptr;
-        t->m_next = registry;
-        if (registry)
-            registry->m_prev = t;
-        registry = t;
+        list_push_front(registry, t);
     }
-    void unlist(TaskBase* t) noexcept {
-        if (t->m_prev) {
-            t->m_prev->m_next = t->m_next;
-        } else {
-            registry = t->m_next;
-        }
-        if (t->m_next)
-            t->m_next->m_prev = t->m_prev;
-    }
+    void unlist(TaskBase* t) noexcept { list_erase(registry, t); }
+};
+
+struct detail::LoopAccess {
+    static LoopImpl& impl(EventLoop& loop) noexcept { return *loop.m_impl; }
 };
 
 namespace {
@@ -239,10 +237,7 @@ bool register_asio_op(AsioOpLink* op) noexcept {
     std::lock_guard lock(ops.mutex);
     if (ops.closed)
         return false;
-    op->m_next = ops.head;
-    if (ops.head)
-        ops.head->m_prev = op;
-    ops.head = op;
+    list_push_front(ops.head, op);
     return true;
 }
 
@@ -250,14 +245,8 @@ void unregister_asio_op(AsioOpLink* op) noexcept {
     AsioOps& ops = asio_ops();
     std::lock_guard lock(ops.mutex);
     if (!op->m_prev && ops.head != op)
-        return;  // never registered
-    if (op->m_prev) {
-        op->m_prev->m_next = op->m_next;
-    } else {
-        ops.head = op->m_next;
-    }
-    if (op->m_next)
-        op->m_next->m_prev = op->m_prev;
+        return;  // never registered, or already unlisted
+    list_erase(ops.head, op);
     op->m_prev = op->m_next = nullptr;
 }
 
@@ -265,12 +254,12 @@ void unregister_asio_op(AsioOpLink* op) noexcept {
 
 namespace {
 // The ambient loop, on its own thread only: tasks scheduled there skip the remote queue.
-thread_local EventLoop::Impl* t_loop = nullptr;
+thread_local detail::LoopImpl* t_loop = nullptr;
 // Whichever EventLoop runs on this thread.
-thread_local EventLoop::Impl* t_running = nullptr;
+thread_local detail::LoopImpl* t_running = nullptr;
 }  // namespace
 
-void EventLoop::Impl::run_task(TaskBase* t) noexcept {
+void detail::LoopImpl::run_task(TaskBase* t) noexcept {
     if (!t->m_started) {
         // Cancelled before it started: it never runs, unless it must clean up (a combinator).
         if (draining || (t->m_cancelled && !t->m_run_when_cancelled)) {
@@ -288,7 +277,7 @@ void EventLoop::Impl::run_task(TaskBase* t) noexcept {
     current = nullptr;
 }
 
-void EventLoop::Impl::resume_timed(TaskBase* t) noexcept {
+void detail::LoopImpl::resume_timed(TaskBase* t) noexcept {
     // The name is read before the step: a task that finishes in it is gone afterwards.
     const std::string name = t->display_name();
     const auto start = std::chrono::steady_clock::now();
@@ -303,7 +292,7 @@ void EventLoop::Impl::resume_timed(TaskBase* t) noexcept {
     }
 }
 
-void EventLoop::Impl::arm_heartbeat() {
+void detail::LoopImpl::arm_heartbeat() {
     beat_due = std::chrono::steady_clock::now() + slow_step / 2;
     stepped_since_beat = std::chrono::nanoseconds(0);
     heartbeat.expires_at(beat_due);
@@ -313,7 +302,7 @@ void EventLoop::Impl::arm_heartbeat() {
     });
 }
 
-void EventLoop::Impl::on_heartbeat() {
+void detail::LoopImpl::on_heartbeat() {
     const auto late = std::chrono::steady_clock::now() - beat_due - stepped_since_beat;
     if (late >= slow_step) {
         std::fprintf(stderr,
@@ -326,7 +315,7 @@ void EventLoop::Impl::on_heartbeat() {
         arm_heartbeat();
 }
 
-void EventLoop::Impl::write_tasks(std::ostream& out) const {
+void detail::LoopImpl::write_tasks(std::ostream& out) const {
     std::unordered_map<const StateBase*, const TaskBase*> by_state;
     for (const TaskBase* t = registry; t; t = t->m_next)
         by_state.emplace(t->state(), t);
@@ -369,7 +358,7 @@ void EventLoop::Impl::write_tasks(std::ostream& out) const {
     out << pending << " pending task(s), " << queued << " not started\n";
 }
 
-void EventLoop::Impl::take_remote() {
+void detail::LoopImpl::take_remote() {
     while (TaskBase* t = remote.pop())
         ready.push(t);
     // Acquire: pairs with the store of a requester; the lock below orders the rest.
@@ -389,7 +378,7 @@ void EventLoop::Impl::take_remote() {
 // operations at once, so a poll first runs them: their handlers mark the operations finished
 // and emit_cancellation() leaves those alone. The requests are acted on here, between task
 // steps, so no step can destroy an object between the poll and the emit.
-void EventLoop::Impl::emit_asio_cancels() noexcept {
+void detail::LoopImpl::emit_asio_cancels() noexcept {
     if (asio_cancels.empty())
         return;
     io.poll();
@@ -404,7 +393,7 @@ void EventLoop::Impl::emit_asio_cancels() noexcept {
 // A task posted after the loop closed: its poster takes it (and any other late one) back out.
 // A task that never ran fails with cancelled_error; one that did was cancelled at shutdown and
 // cannot be waiting for anything that would post it.
-void EventLoop::Impl::drain_late() noexcept {
+void detail::LoopImpl::drain_late() noexcept {
     detail::IntrusiveFifo<TaskBase, &TaskBase::m_queue_next> late;
     {
         std::lock_guard lock(late_lock);
@@ -419,7 +408,7 @@ void EventLoop::Impl::drain_late() noexcept {
     }
 }
 
-void EventLoop::Impl::wake_timer(const Timer& timer) noexcept {
+void detail::LoopImpl::wake_timer(const Timer& timer) noexcept {
     if (is_current(timer)) {
         timer.task->m_wait_node = nullptr;
         ready.push(timer.task);
@@ -429,7 +418,7 @@ void EventLoop::Impl::wake_timer(const Timer& timer) noexcept {
     timer.task->state()->release();
 }
 
-void EventLoop::Impl::fire_timers() {
+void detail::LoopImpl::fire_timers() {
     if (timers.empty())
         return;
     const auto now = std::chrono::steady_clock::now();
@@ -440,7 +429,7 @@ void EventLoop::Impl::fire_timers() {
     }
 }
 
-void EventLoop::Impl::purge_stale_timers() noexcept {
+void detail::LoopImpl::purge_stale_timers() noexcept {
     // Cancelled long sleeps would otherwise keep their frames until their deadlines. One look at
     // each entry: the release may free the frame that tells whether it is stale.
     timers.remove_if([](const Timer& t) {
@@ -454,11 +443,11 @@ void EventLoop::Impl::purge_stale_timers() noexcept {
 
 // Cancellation happens here, on the loop thread, from a worklist: cancelling a long chain of
 // tasks that await each other takes no stack.
-void EventLoop::Impl::process_cancels() noexcept {
+void detail::LoopImpl::process_cancels() noexcept {
     while (!cancels.empty()) {
         TaskBase* t = cancels.back();
         cancels.pop_back();
-        if (stale_timers > 1024 && stale_timers > timers.size() / 2)
+        if (stale_timers > k_stale_timers_to_purge && stale_timers > timers.size() / 2)
             purge_stale_timers();
         if (!t->state()->done() && !t->m_cancelled) {
             t->m_cancelled = true;
@@ -483,19 +472,13 @@ void EventLoop::Impl::process_cancels() noexcept {
     }
 }
 
-void EventLoop::Impl::sleep_until_work() {
+void detail::LoopImpl::sleep_until_work() {
     // Work handed over within microseconds (a caller blocking on a round trip) is picked up by a
     // short spin, without the wake-up's system calls on either side. Bounded: an idle loop sleeps.
     const auto now = std::chrono::steady_clock::now();
     if (!timers.empty() && timers.front().deadline <= now)
         return;  // a sleep set already due this turn
-    const auto spin_until = now + std::chrono::microseconds(20);
-    for (unsigned i = 1; !has_remote(); ++i) {
-        detail::cpu_relax();
-        if (i % 64 == 0 && std::chrono::steady_clock::now() >= spin_until)
-            break;
-    }
-    if (has_remote())
+    if (spin_until([this] { return has_remote(); }, now + k_spin_before_sleep))
         return;
     sleeping.store(true, std::memory_order_seq_cst);
     if (!has_remote() && !stop_requested.load(std::memory_order_seq_cst)) {
@@ -514,7 +497,7 @@ void EventLoop::Impl::sleep_until_work() {
     sleeping.store(false, std::memory_order_relaxed);
 }
 
-void EventLoop::Impl::run() {
+void detail::LoopImpl::run() {
     t_running = this;
     if (ambient)
         t_loop = this;
@@ -549,7 +532,7 @@ void EventLoop::Impl::run() {
     t_running = nullptr;
 }
 
-void EventLoop::Impl::drain() {
+void detail::LoopImpl::drain() {
     draining = true;
     heartbeat.cancel();
     take_remote();
@@ -592,7 +575,7 @@ void EventLoop::Impl::drain() {
     }
 }
 
-void EventLoop::Impl::close() noexcept {
+void detail::LoopImpl::close() noexcept {
     {
         std::lock_guard lock(remote_lock);
         accepting = false;
@@ -602,7 +585,7 @@ void EventLoop::Impl::close() noexcept {
     drain_late();
 }
 
-EventLoop::EventLoop() : m_impl(std::make_unique<Impl>()) {}
+EventLoop::EventLoop() : m_impl(std::make_unique<detail::LoopImpl>()) {}
 
 EventLoop::~EventLoop() {
     stop();
@@ -640,7 +623,7 @@ void EventLoop::start() {
 }
 
 void EventLoop::stop() noexcept {
-    Impl& impl = *m_impl;
+    detail::LoopImpl& impl = *m_impl;
     // Release: pairs with the acquire in run().
     if (impl.stop_requested.exchange(true, std::memory_order_seq_cst))
         return;
@@ -667,26 +650,25 @@ void EventLoop::stop() noexcept {
 }
 
 // From a thread other than the loop's (schedule() handles the loop thread itself).
-void EventLoop::post(TaskBase* task) noexcept {
-    Impl& impl = *m_impl;
-    impl.remote.push(task);
+void detail::LoopImpl::post(TaskBase* task) noexcept {
+    remote.push(task);
     // seq_cst, after the push: either the loop's last look sees the task, or this sees `closed`.
-    if (impl.closed.load(std::memory_order_seq_cst)) {
-        impl.drain_late();
+    if (closed.load(std::memory_order_seq_cst)) {
+        drain_late();
         return;
     }
-    if (impl.sleeping.load(std::memory_order_seq_cst))
-        impl.wake();
+    if (sleeping.load(std::memory_order_seq_cst))
+        wake();
 }
 
 namespace detail {
 
 void schedule(TaskBase* task) noexcept {
-    if (EventLoop::Impl* impl = t_loop) {
+    if (detail::LoopImpl* impl = t_loop) {
         impl->ready.push(task);
         return;
     }
-    unsync::loop().post(task);
+    LoopAccess::impl(unsync::loop()).post(task);
 }
 
 // Running the awaited task at once gives the order the loop would have given, as long as nothing
@@ -697,10 +679,10 @@ void schedule(TaskBase* task) noexcept {
 // timers and other threads get a turn. Debug mode times each task's step on its own, so it
 // keeps the queue.
 InlineStart start_inline(TaskBase* child, TaskBase* parent) noexcept {
-    EventLoop::Impl* impl = t_loop;
+    detail::LoopImpl* impl = t_loop;
     if (!impl || impl->draining || impl->slow_step.count() != 0 || impl->ready.size() != 1 ||
         impl->ready.front() != child || !impl->cancels.empty() || child->m_started ||
-        impl->unpolled >= EventLoop::Impl::k_tasks_per_poll) {
+        impl->unpolled >= detail::LoopImpl::k_tasks_per_poll) {
         return InlineStart::not_run;
     }
     // Relaxed: a request racing with this load is handled at the child's next suspension, as it
@@ -728,8 +710,9 @@ bool on_loop_thread() noexcept {
 }
 
 void start_ambient(EventLoop& loop, std::chrono::nanoseconds slow_step) {
-    loop.m_impl->ambient = true;
-    loop.m_impl->slow_step = slow_step;
+    LoopImpl& impl = LoopAccess::impl(loop);
+    impl.ambient = true;
+    impl.slow_step = slow_step;
     loop.start();
 }
 
@@ -749,11 +732,11 @@ bool request_cancel(TaskBase* task) noexcept {
         return true;
     // The request keeps the task alive until the loop has acted on it.
     task->state()->add_ref();
-    if (EventLoop::Impl* impl = t_loop) {
+    if (detail::LoopImpl* impl = t_loop) {
         impl->cancels.push_back(task);
         return true;
     }
-    EventLoop::Impl& impl = *unsync::loop().m_impl;
+    detail::LoopImpl& impl = LoopAccess::impl(unsync::loop());
     {
         std::lock_guard lock(impl.remote_lock);
         if (impl.accepting) {
@@ -773,11 +756,11 @@ bool request_cancel(TaskBase* task) noexcept {
 }
 
 void request_asio_cancel(AsioOpLink* op) noexcept {
-    if (EventLoop::Impl* impl = t_loop) {
+    if (detail::LoopImpl* impl = t_loop) {
         impl->asio_cancels.push_back(op);
         return;
     }
-    EventLoop::Impl& impl = *unsync::loop().m_impl;
+    detail::LoopImpl& impl = LoopAccess::impl(unsync::loop());
     {
         std::lock_guard lock(impl.remote_lock);
         if (impl.accepting) {
@@ -809,7 +792,7 @@ void add_timer(SleepWaiter* sleeper, std::chrono::steady_clock::time_point deadl
 namespace {
 
 // Takes the listing on the loop thread, where the registry lives.
-Unfuture<std::string> list_tasks(EventLoop::Impl* impl) {
+Unfuture<std::string> list_tasks(detail::LoopImpl* impl) {
     std::ostringstream text;
     impl->write_tasks(text);
     co_return text.str();
@@ -822,7 +805,7 @@ void dump_tasks(std::ostream& out) {
         out << "0 pending task(s), 0 not started (the unsync runtime has not started)\n";
         return;
     }
-    EventLoop::Impl* impl = loop().m_impl.get();
+    detail::LoopImpl* impl = &detail::LoopAccess::impl(loop());
     if (t_loop == impl) {
         impl->write_tasks(out);
         return;

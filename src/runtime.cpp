@@ -11,6 +11,8 @@
 
 #include <pthread.h>
 
+#include "detail/ambient.hpp"
+
 namespace unsync {
 
 namespace {

@@ -25,8 +25,8 @@ namespace unsync {
 
 using detail::PoolJob;
 
-struct ThreadPool::Impl {
-    explicit Impl(ThreadPoolOptions o)
+struct detail::ThreadPoolImpl {
+    explicit ThreadPoolImpl(ThreadPoolOptions o)
         : options(o), eager_limit(std::max(1u, std::thread::hardware_concurrency())) {
         if (options.max_threads == 0)
             options.max_threads = 1;
@@ -46,8 +46,8 @@ struct ThreadPool::Impl {
     detail::IntrusiveMpscQueue<PoolJob, &PoolJob::m_next> inbox{inbox_stub};
     // Relaxed: calls submitted and calls dequeued (under mutex), so pushed - taken estimates the
     // queue's length. Each on its own cache line: the submitter writes one, the threads the other.
-    alignas(64) std::atomic<std::uint64_t> pushed{0};
-    alignas(64) std::atomic<std::uint64_t> taken{0};
+    alignas(k_cache_line) std::atomic<std::uint64_t> pushed{0};
+    alignas(k_cache_line) std::atomic<std::uint64_t> taken{0};
 
     // A submit loads these (seq_cst) after its push (a seq_cst exchange), and the other side
     // stores them (seq_cst) before it looks at the queue: a thread going to sleep (`idle`), a
@@ -55,7 +55,7 @@ struct ThreadPool::Impl {
     // spin (`spinning`), shutdown taking the queue (`stopping`). Of two such pairs one always
     // sees the other, so a submit that finds nothing to do leaves a call that someone is sure to
     // take.
-    alignas(64) std::atomic<bool> stopping{false};  // stored under mutex
+    alignas(k_cache_line) std::atomic<bool> stopping{false};  // stored under mutex
     std::atomic<std::size_t> idle{0};      // threads asleep on cv that nobody has woken yet
     std::atomic<std::size_t> threads{0};   // threads alive, busy or idle
     std::atomic<bool> watching{false};     // the monitor is awake, timing a stall
@@ -99,13 +99,8 @@ struct ThreadPool::Impl {
     void worker(std::list<Worker>::iterator self);
     bool all_blocked() const;  // with mutex held
     bool spin_for_work() const noexcept {
-        const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
-        for (unsigned i = 1; !has_work(std::memory_order_relaxed); ++i) {
-            detail::cpu_relax();
-            if (i % 64 == 0 && std::chrono::steady_clock::now() >= until)
-                return false;
-        }
-        return true;
+        return detail::spin_until([this] { return has_work(std::memory_order_relaxed); },
+                                  std::chrono::steady_clock::now() + detail::k_spin_before_sleep);
     }
     void watch();
     bool spawn();         // with mutex held
@@ -119,7 +114,7 @@ struct ThreadPool::Impl {
     }
 };
 
-bool ThreadPool::Impl::spawn() {
+bool detail::ThreadPoolImpl::spawn() {
     try {
         workers.emplace_back();
         auto it = std::prev(workers.end());
@@ -137,7 +132,7 @@ bool ThreadPool::Impl::spawn() {
 // Whether every thread is inside a call and asleep in the kernel. A thread's scheduler state
 // 'R' (running or runnable) means it computes or waits for a core; one in the pool's own code
 // is about to take a call. Without /proc a thread inside a call counts as blocked.
-bool ThreadPool::Impl::all_blocked() const {
+bool detail::ThreadPoolImpl::all_blocked() const {
     for (const Worker& w : workers) {
         if (!w.in_call.load(std::memory_order_relaxed))
             return false;
@@ -165,7 +160,7 @@ bool ThreadPool::Impl::all_blocked() const {
     return true;
 }
 
-PoolJob* ThreadPool::Impl::take_all() {
+PoolJob* detail::ThreadPoolImpl::take_all() {
     PoolJob* head = nullptr;
     PoolJob* tail = nullptr;
     while (has_work()) {
@@ -187,7 +182,7 @@ PoolJob* ThreadPool::Impl::take_all() {
     return head;
 }
 
-void ThreadPool::Impl::drop_all(PoolJob* list) noexcept {
+void detail::ThreadPoolImpl::drop_all(PoolJob* list) noexcept {
     while (list) {
         PoolJob* next = list->m_next.load(std::memory_order_relaxed);
         list->m_drop(list);
@@ -195,7 +190,7 @@ void ThreadPool::Impl::drop_all(PoolJob* list) noexcept {
     }
 }
 
-void ThreadPool::Impl::watch() {
+void detail::ThreadPoolImpl::watch() {
     pthread_setname_np(pthread_self(), "unsync-pool-mon");
     std::unique_lock lock(mutex);
     while (!stopping.load(std::memory_order_relaxed)) {
@@ -229,14 +224,14 @@ void ThreadPool::Impl::watch() {
 }
 
 namespace {
-thread_local const ThreadPool::Impl* t_pool = nullptr;  // the pool this thread serves
+thread_local const detail::ThreadPoolImpl* t_pool = nullptr;  // the pool this thread serves
 }  // namespace
 
 const void* detail::current_pool() noexcept {
     return t_pool;
 }
 
-void ThreadPool::Impl::worker(std::list<Worker>::iterator self) {
+void detail::ThreadPoolImpl::worker(std::list<Worker>::iterator self) {
     pthread_setname_np(pthread_self(), "unsync-pool");
     t_pool = this;
     std::unique_lock lock(mutex);
@@ -291,7 +286,7 @@ void ThreadPool::Impl::worker(std::list<Worker>::iterator self) {
     }
 }
 
-bool ThreadPool::Impl::can_leave_to_others(std::uint64_t submitted) const noexcept {
+bool detail::ThreadPoolImpl::can_leave_to_others(std::uint64_t submitted) const noexcept {
     // seq_cst, after the push: see the members (a thread stops spinning before it counts
     // itself idle and looks at the queue).
     if (stopping.load(std::memory_order_seq_cst) || idle.load(std::memory_order_seq_cst) != 0)
@@ -306,7 +301,7 @@ bool ThreadPool::Impl::can_leave_to_others(std::uint64_t submitted) const noexce
     return waiting(submitted) <= spinning.load(std::memory_order_seq_cst);
 }
 
-void ThreadPool::Impl::submit_slow() noexcept {
+void detail::ThreadPoolImpl::submit_slow() noexcept {
     std::vector<std::thread> finished;
     PoolJob* dropped = nullptr;
     {
@@ -348,14 +343,15 @@ void ThreadPool::Impl::submit_slow() noexcept {
     drop_all(dropped);
 }
 
-ThreadPool::ThreadPool(ThreadPoolOptions options) : m_impl(std::make_unique<Impl>(options)) {}
+ThreadPool::ThreadPool(ThreadPoolOptions options)
+    : m_impl(std::make_unique<detail::ThreadPoolImpl>(options)) {}
 
 ThreadPool::~ThreadPool() {
     shutdown();
 }
 
 void ThreadPool::submit_job(PoolJob* job) noexcept {
-    Impl& impl = *m_impl;
+    detail::ThreadPoolImpl& impl = *m_impl;
     job->m_pool = &impl;
     const std::uint64_t submitted = impl.pushed.fetch_add(1, std::memory_order_relaxed) + 1;
     impl.inbox.push(job);
@@ -365,9 +361,9 @@ void ThreadPool::submit_job(PoolJob* job) noexcept {
 }
 
 void ThreadPool::shutdown() noexcept {
-    Impl& impl = *m_impl;
+    detail::ThreadPoolImpl& impl = *m_impl;
     PoolJob* dropped = nullptr;
-    std::list<Impl::Worker> workers;
+    std::list<detail::ThreadPoolImpl::Worker> workers;
     std::vector<std::thread> retired;
     {
         std::lock_guard lock(impl.mutex);
@@ -387,7 +383,7 @@ void ThreadPool::shutdown() noexcept {
             impl.monitor.join();
         }
     }
-    Impl::drop_all(dropped);
+    detail::ThreadPoolImpl::drop_all(dropped);
     for (auto& t : retired)
         t.join();
     for (auto& w : workers) {

@@ -133,7 +133,7 @@ TEST(EventLoop, PostedHandlersRunInOrder) {
 }
 
 TEST(EventLoop, IoHandlersAreNotStarvedByAYieldingCoroutine) {
-    // A busy loop polls the io_context at least every 64 task steps (EventLoop::Impl's
+    // A busy loop polls the io_context at least every 64 task steps (LoopImpl's
     // k_tasks_per_poll), so a ready handler waits for no more than that many yields.
     const int yields = yield_until_handler_runs().result(kWait);
     EXPECT_GE(yields, 1);

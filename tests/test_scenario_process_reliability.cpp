@@ -446,7 +446,7 @@ TEST(ProcessMemory, AFinishedCallDoesNotKeepItsArguments) {
     auto call = size_of_cpu(std::string(std::size_t{8} << 20, 'x'));
     EXPECT_EQ(call.result(kWait), std::size_t{8} << 20);
     // The future's state is the job: its serialized request is gone once sent.
-    auto& state = call.state_for_debug();
+    auto& state = unsync::detail::state_of(call);
     const auto& job = static_cast<const unsync::detail::ProcessJob&>(
         static_cast<unsync::detail::ProcessTask<std::size_t>&>(state));
     EXPECT_TRUE(job.m_request.empty());

@@ -19,7 +19,7 @@ UNSYNC_EXPORT void name_task(TaskBase& task, std::string name);
 // A future that is not a coroutine's has no task to name and is returned unchanged.
 template <class T>
 Unfuture<T> named(std::string name, Unfuture<T> future) {
-    detail::State<T>& state = future.state_for_debug();
+    detail::State<T>& state = detail::state_of(future);
     if (state.is_task()) {
         auto& task = static_cast<detail::PromiseCommon<T>&>(state);
         detail::name_task(task, std::move(name));

@@ -187,7 +187,7 @@ private:
         }
         detail::check_may_block();
         Unfuture<T> wait = pop_async();
-        if (!wait.done() && !detail::wait_granted(wait.state_for_debug(), deadline))
+        if (!wait.done() && !detail::wait_granted(detail::state_of(wait), deadline))
             return std::nullopt;
         return std::optional<T>(std::move(wait).result());
     }

@@ -70,7 +70,7 @@ public:
     // or failing (work is cancelled then); std::bad_alloc.
     template <class T>
     Unfuture<T> start(Unfuture<T> work) {
-        detail::StateBase& state = work.state_for_debug();
+        detail::StateBase& state = detail::state_of(work);
         detail::GroupCore::Slot slot;
         if (!m_core->enter(&state, slot)) {
             work.cancel();

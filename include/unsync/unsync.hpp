@@ -1,7 +1,11 @@
 #pragma once
-// unsync::unsync(callable): the C++ form of the seed's @unsync decorator. The wrapped callable
-// returns Unfuture<R>; a coroutine (a callable returning an Unfuture) runs on the ambient loop,
-// anything else on thread_executor(). This header also brings in the whole public API.
+/// @file
+/// unsync::unsync(callable), the C++ form of Python unsync's `@unsync` decorator; also the
+/// umbrella header.
+///
+/// This header brings in the public API, except the two headers with dependencies of their own:
+/// <unsync/process_pool.hpp> (cpu_bound, which needs cereal) and <unsync/use_unfuture.hpp> (the
+/// Asio completion token).
 
 #include <functional>
 #include <stop_token>
@@ -10,6 +14,7 @@
 
 #include <unsync/barrier.hpp>
 #include <unsync/combinators.hpp>
+#include <unsync/continuation.hpp>
 #include <unsync/debug.hpp>
 #include <unsync/errors.hpp>
 #include <unsync/event.hpp>
@@ -28,29 +33,33 @@
 
 namespace unsync {
 
-// What a wrapped callable accepts: a call that returns an Unfuture (a coroutine, called as is),
-// or a plain call with decay-copies of the arguments (it runs later on a pool thread), with or
-// without a leading std::stop_token. A constraint rather than an assertion, so that then() and
-// other traits see what the wrapper really accepts (then(wrapper) must pick the value form).
-// The trailing comments are what a compiler shows when a call does not match.
+/// What a wrapped callable accepts: a call that returns an Unfuture (a coroutine, called as is),
+/// or a pool_callable (it runs later on a pool thread with decay-copies of the arguments).
+// A constraint rather than an assertion, so that then() and other traits see what the wrapper
+// really accepts (then(wrapper) must pick the value form). The trailing comments are what a
+// compiler shows when a call does not match.
 // clang-format off
 template <class F, class... A>
 concept callable_through_unsync =
     detail::IsUnfuture<std::remove_cvref_t<std::invoke_result_t<const F&, A&&...>>>::value ||  // a coroutine, called as is
-    std::is_invocable_v<F, std::decay_t<A>...> ||  // runs on a pool thread with decay-copied arguments: pass std::ref(x) for a T& parameter, the object (or a pointer, or std::ref) first for a member function
-    std::is_invocable_v<F, std::stop_token, std::decay_t<A>...>;  // the same, with a leading std::stop_token
+    pool_callable<F, A...>;  // runs on a pool thread with decay-copied arguments (and an optional leading std::stop_token): pass std::ref(x) for a T& parameter, the object (or a pointer, or std::ref) first for a member function
 // clang-format on
 
+/// A callable wrapped by unsync::unsync(): each call returns an Unfuture of the callable's result.
+/// Copyable when F is; calls are thread-safe when F's const call operator is.
 template <class F>
 class Unsynced {
 public:
+    /// Wraps `fn`.
     explicit Unsynced(F fn) : m_fn(std::move(fn)) {}
 
-    // Arguments are decay-copied into a thread-pool call. A coroutine is called directly: it
-    // takes its parameters as it declares them (take them by value, see the README). A call
-    // that matches neither fails to compile: the wrapped callable cannot be called with copies
-    // of these arguments; pass std::ref(x) for a reference parameter, and the object (or a
-    // pointer, or std::ref) first for a member function.
+    /// Calls the wrapped callable: a coroutine (a callable returning an Unfuture) directly, so
+    /// that it is scheduled on the ambient loop and takes its parameters as it declares them
+    /// (take them by value, see the README); anything else on thread_executor(), with
+    /// decay-copies of the arguments. A call that matches neither fails to compile: pass
+    /// std::ref(x) for a reference parameter, and the object (or a pointer, or std::ref) first
+    /// for a member function.
+    /// @return the Unfuture of the result.
     template <class... A>
     requires callable_through_unsync<F, A...>
     auto operator()(A&&... args) const {
@@ -75,7 +84,8 @@ private:
     F m_fn;
 };
 
-// `auto f = unsync::unsync(callable);` — see Unsynced.
+/// `auto f = unsync::unsync(callable);`: wraps any callable (lambda, function, member function,
+/// std::function) so that calling it returns an Unfuture; see Unsynced.
 template <class F>
 Unsynced<std::decay_t<F>> unsync(F&& fn) {
     return Unsynced<std::decay_t<F>>(std::forward<F>(fn));

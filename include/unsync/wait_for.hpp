@@ -47,7 +47,7 @@ Unfuture<T> wait_until(RunWhenCancelled, Unfuture<T> inner,
     // Cancelled first, then looked at: work that completed in between (a lock or an item
     // granted just then) is returned, not dropped with a timeout.
     if (!inner.done()) {
-        if (!inner.cancel() && inner.state_for_debug().is_grant())
+        if (!inner.cancel() && detail::state_of(inner).is_grant())
             co_await inner.when_done();  // the grant is being made: it is only a moment
         if (!inner.done() || inner.cancelled())
             throw timeout_error("unsync: wait_for timed out; the work was cancelled");

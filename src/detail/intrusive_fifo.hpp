@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "detail/cpu_relax.hpp"
+
 namespace unsync::detail {
 
 // Link is a pointer to the node's link member: a Node* or a std::atomic<Node*> (then used with
@@ -133,8 +135,8 @@ private:
 
     Node* const m_stub;
     // Producers: the newest node. Its own cache line, away from the consumer's m_tail.
-    alignas(64) std::atomic<Node*> m_head;
-    alignas(64) Node* m_tail;  // consumer only: the oldest node
+    alignas(k_cache_line) std::atomic<Node*> m_head;
+    alignas(k_cache_line) Node* m_tail;  // consumer only: the oldest node
 };
 
 }  // namespace unsync::detail

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "detail/cpu_relax.hpp"
+#include "detail/intrusive_list.hpp"
 
 namespace unsync::detail {
 
@@ -26,9 +27,6 @@ thread_local TaskBase* t_deferred = nullptr;
 long futex(const void* word, int op, std::uint32_t value, const timespec* timeout) noexcept {
     return ::syscall(SYS_futex, word, op, value, timeout, nullptr, 0);
 }
-
-// How long a blocking wait spins before it sleeps.
-constexpr std::chrono::microseconds k_spin{20};
 
 void futex_wake_all(const void* word) noexcept {
     futex(word, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr);
@@ -88,13 +86,12 @@ bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) const
     // A result that arrives within microseconds (a round trip to the loop) is worth a short
     // spin: a futex sleep and wake-up cost more than that. Bounded, so a long wait still sleeps.
     if ((w & k_done) == 0) {
-        const auto spin_until = std::min(deadline, std::chrono::steady_clock::now() + k_spin);
-        for (unsigned i = 1; (w & k_done) == 0; ++i) {
-            cpu_relax();
-            w = m_word.load(std::memory_order_acquire);
-            if (i % 64 == 0 && std::chrono::steady_clock::now() >= spin_until)
-                break;
-        }
+        spin_until(
+            [&] {
+                w = m_word.load(std::memory_order_acquire);
+                return (w & k_done) != 0;
+            },
+            std::min(deadline, std::chrono::steady_clock::now() + k_spin_before_sleep));
     }
     while ((w & k_done) == 0) {
         if ((w & k_sleepers) == 0) {
@@ -151,11 +148,7 @@ bool StateBase::add_waiter(Waiter* w) noexcept {
         unlock(locked);
         return false;
     }
-    w->m_prev = nullptr;
-    w->m_next = m_waiters;
-    if (m_waiters)
-        m_waiters->m_prev = w;
-    m_waiters = w;
+    list_push_front(m_waiters, w);
     unlock(locked);
     return true;
 }
@@ -166,13 +159,7 @@ bool StateBase::remove_waiter(Waiter* w) noexcept {
         unlock(locked);
         return false;
     }
-    if (w->m_prev) {
-        w->m_prev->m_next = w->m_next;
-    } else {
-        m_waiters = w->m_next;
-    }
-    if (w->m_next)
-        w->m_next->m_prev = w->m_prev;
+    list_erase(m_waiters, w);
     unlock(locked);
     return true;
 }
