@@ -1,7 +1,17 @@
 #pragma once
-// Waiting for several futures: gather (all of them), when_any (the first), as_completed (each in
-// the order they finish). Each returns an Unfuture, so a coroutine co_awaits it and plain code
-// calls result(). They run on the loop; a small watcher task per input follows its completion.
+/// @file
+/// Waiting for several futures: unsync::gather() (all of them), unsync::when_any() (the first),
+/// unsync::as_completed() (each in the order they finish).
+///
+/// Each returns Unfutures, so a coroutine `co_await`s them and plain code calls `result()`.
+/// They may be called from any thread; the work runs on the loop, where a small watcher task
+/// per input follows its completion.
+/// @code
+/// const auto [count, name] = unsync::gather(after(20ms, 3), name_of(7)).result();
+/// const auto [index, value] = unsync::when_any(after(300ms, 1), after(10ms, 2)).result();
+/// for (auto& next : unsync::as_completed(futures))
+///     std::cout << next.result() << '\n';
+/// @endcode
 
 #include <cstddef>
 #include <exception>
@@ -18,11 +28,14 @@
 
 namespace unsync {
 
-// gather(return_exceptions, ...) keeps going past failures and hands back the done futures.
+/// The type of unsync::return_exceptions.
 struct ReturnExceptions {};
+/// Selects the gather() that keeps going past failures and hands back the done futures, like
+/// asyncio's `return_exceptions=True`: `gather(unsync::return_exceptions, futures)`.
 inline constexpr ReturnExceptions return_exceptions{};
 
-// What a future contributes to a gathered tuple or vector: its value, std::monostate for void.
+/// What a future contributes to a gathered tuple or vector: its value, `std::monostate` for
+/// `void`.
 template <class T>
 using gathered_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
@@ -184,28 +197,41 @@ Unfuture<std::tuple<gathered_t<T>...>> gather_tuple(RunWhenCancelled, Unfuture<T
 
 }  // namespace detail
 
-// All of them: a vector (or tuple) of the values in input order. The first failure wins: its
-// exception is rethrown and the other inputs are cancelled. Cancelling the gather cancels all.
+/// All of them: the values in input order, once every input is done.
+///
+/// The first failure wins: the result fails with its exception at once, and the other inputs
+/// are cancelled. Cancelling the result cancels every input. An empty vector gives an empty
+/// vector.
+/// @return a future of the values (`std::monostate` for a `void` input).
 template <class T>
 Unfuture<std::vector<gathered_t<T>>> gather(std::vector<Unfuture<T>> futures) {
     return detail::gather_range(detail::RunWhenCancelled{"gather"}, std::move(futures));
 }
+/// All of them, of mixed types: as gather() of a vector, but the values come as a tuple.
+/// @return a future of the values in argument order (`std::monostate` for a `void` input).
 template <class... T>
 requires(sizeof...(T) > 0) Unfuture<std::tuple<gathered_t<T>...>> gather(Unfuture<T>... futures) {
     return detail::gather_tuple(detail::RunWhenCancelled{"gather"}, std::move(futures)...);
 }
-// Like asyncio's return_exceptions=True: waits for all, failures included, and returns the done
-// futures; each holds its value or its exception.
+/// All of them, failures included, like asyncio's `return_exceptions=True`: the result is done
+/// once every input is, and holds the inputs, each done with its value or its exception.
+/// Cancelling the result cancels every input.
 template <class T>
 Unfuture<std::vector<Unfuture<T>>> gather(ReturnExceptions, std::vector<Unfuture<T>> futures) {
     return detail::gather_settled(detail::RunWhenCancelled{"gather"}, std::move(futures));
 }
 
-// The first to finish: its index and value (or its exception); the others are cancelled.
+/// The first to finish: its index and its value (or its exception); the others are cancelled.
+///
+/// Cancelling the result cancels every input. With an empty vector the result fails with
+/// `std::invalid_argument`.
+/// @return a future of the winner's index in `futures` and its value (`std::monostate` for
+///         `void`).
 template <class T>
 Unfuture<std::pair<std::size_t, gathered_t<T>>> when_any(std::vector<Unfuture<T>> futures) {
     return detail::when_any_range(detail::RunWhenCancelled{"when_any"}, std::move(futures));
 }
+/// The first to finish, of futures of one type given as arguments: as when_any() of a vector.
 template <class T, class... Rest>
 requires(std::is_same_v<T, Rest>&&...) Unfuture<std::pair<std::size_t, gathered_t<T>>> when_any(
     Unfuture<T> first, Unfuture<Rest>... rest) {
@@ -213,8 +239,12 @@ requires(std::is_same_v<T, Rest>&&...) Unfuture<std::pair<std::size_t, gathered_
                                   std::vector<Unfuture<T>>{std::move(first), std::move(rest)...});
 }
 
-// Futures that complete in the order the inputs finish: the first one returned is done first.
-// Each carries the value (or exception) of the input that finished at that place.
+/// Futures that complete in the order the inputs finish: the first one returned is done first.
+///
+/// Each carries the value (or exception) of the input that finished at that place. The inputs
+/// are shared, not consumed, and nothing cancels them: cancelling a returned future, or
+/// dropping it, leaves the inputs running.
+/// @return as many futures as there are inputs.
 template <class T>
 std::vector<Unfuture<T>> as_completed(const std::vector<Unfuture<T>>& futures) {
     auto out = std::make_shared<std::vector<Unfuture<T>>>(futures.size());

@@ -1,17 +1,7 @@
 #pragma once
-// AsyncGenerator<T>: a coroutine that co_yields values lazily and may co_await any Unfuture (or
-// unsync::sleep) between yields. Its body runs as a task on the ambient loop, one step per
-// next(); a coroutine awaits next(), a plain thread blocks on it or walks the generator with a
-// range-for.
-//
-//     unsync::AsyncGenerator<int> ticks(int n) {
-//         for (int i = 0; i < n; ++i) {
-//             co_await unsync::sleep(10ms);
-//             co_yield i;
-//         }
-//     }
-//     for (int v : ticks(3)) ...                      // a plain thread
-//     while (auto v = co_await gen.next()) ...        // a coroutine
+/// @file
+/// Async generators: unsync::AsyncGenerator, a coroutine that `co_yield`s values lazily and may
+/// `co_await` between yields, like Python's async generators.
 
 #include <atomic>
 #include <concepts>
@@ -39,16 +29,35 @@ template <class T>
 Unfuture<std::optional<T>> next_step(RunWhenCancelled, BodyRef<T> ref);
 }  // namespace detail
 
-// The result of a coroutine declared as returning AsyncGenerator<T>. Calling the coroutine only
-// makes its frame: the body starts with the first next(). One consumer at a time: the object
-// itself is not thread-safe (like any container), but its next() futures are ordinary Unfutures.
-//
-// Lifetime: the body's frame lives while the generator, an unfinished next() or the running
-// body needs it. Destroying the generator cancels the body wherever it is, as cancel() does a
-// task: suspended at a co_yield, it is resumed on the loop with cancelled_error there; inside a
-// step, the Unfuture it awaits is cancelled. Either way it unwinds on the loop (its locals are
-// destroyed there, not in the destructor) and a next() still in flight ends with cancelled_error.
-// A body that never started is destroyed at once, on the destroying thread.
+/// The result of a coroutine declared as returning `AsyncGenerator<T>`: a body that
+/// `co_yield`s values lazily and may `co_await` any Unfuture (or unsync::sleep()) between yields.
+///
+/// The body runs as a task on the ambient loop's thread, one step per next(); a coroutine
+/// awaits next(), a plain thread blocks on it or walks the generator with a range-for. Calling
+/// the coroutine only makes its frame: the body starts with the first next().
+///
+/// Thread-safety: one consumer at a time. The object itself is not thread-safe (like any
+/// container), but its next() futures are ordinary Unfutures, which any thread may await,
+/// block on or cancel.
+///
+/// Lifetime: the body's frame lives while the generator, an unfinished next() or the running
+/// body needs it. Destroying the generator cancels the body wherever it is, as cancel() does a
+/// task: suspended at a `co_yield`, it is resumed on the loop with cancelled_error there;
+/// inside a step, the Unfuture it awaits is cancelled. Either way it unwinds on the loop (its
+/// locals are destroyed there, not in the destructor) and a next() still in flight ends with
+/// cancelled_error. A body that never started is destroyed at once, on the destroying thread.
+/// @code
+/// unsync::AsyncGenerator<int> ticks(int n) {
+///     for (int i = 0; i < n; ++i) {
+///         co_await unsync::sleep(10ms);
+///         co_yield i;
+///     }
+/// }
+/// for (int v : ticks(3)) ...                      // a plain thread
+/// while (auto v = co_await gen.next()) ...        // a coroutine
+/// @endcode
+/// @tparam T the type of the values yielded: a movable object type (not a reference, not
+///         `void`).
 template <class T>
 class [[nodiscard]] AsyncGenerator {
     static_assert(!std::is_reference_v<T>,
@@ -60,20 +69,26 @@ class [[nodiscard]] AsyncGenerator {
     static_assert(std::is_move_constructible_v<T>, "unsync::AsyncGenerator<T> needs a movable T");
 
 public:
+    /// The type of the values yielded.
     using value_type = T;
+    /// Makes a coroutine returning `AsyncGenerator<T>` a generator body (for the compiler).
     using promise_type = detail::GenPromise<T>;
     class Iterator;
 
+    /// Takes over the body of `other`, which is left moved-from: its next() throws.
     AsyncGenerator(AsyncGenerator&& other) noexcept
         : m_body(std::exchange(other.m_body, nullptr)),
           m_resumed(other.m_resumed),
           m_current(std::move(other.m_current)) {}
+    /// Takes over the body of `other`; this generator's previous body is cancelled as by the
+    /// destructor.
     AsyncGenerator& operator=(AsyncGenerator other) noexcept {
         std::swap(m_body, other.m_body);
         std::swap(m_resumed, other.m_resumed);
         m_current.swap(other.m_current);
         return *this;
     }
+    /// Cancels the body wherever it is (see the class description); does not wait for it.
     ~AsyncGenerator() {
         if (!m_body)
             return;
@@ -84,13 +99,16 @@ public:
         m_body->release();
     }
 
-    // Runs the body on the loop to its next co_yield (its value) or to its end (std::nullopt).
-    // An exception that ends the body is rethrown by the next() that ran into it; every next()
-    // after the end gives std::nullopt. Cancelling the returned future cancels the body at its
-    // current suspension: it unwinds with cancelled_error, which this future then holds, and the
-    // generator has ended.
-    // @throw invalid_state_error if the previous next() is still pending, or the generator was
-    // moved from.
+    /// Runs the body on the loop to its next `co_yield` (its value) or to its end
+    /// (`std::nullopt`).
+    ///
+    /// An exception that ends the body is rethrown by the next() that ran into it; every next()
+    /// after the end gives `std::nullopt`. Cancelling the returned future cancels the body at
+    /// its current suspension: it unwinds with cancelled_error, which this future then holds,
+    /// and the generator has ended. Callable from any thread, one call at a time.
+    /// @return a future of the next value, or of `std::nullopt` at the end.
+    /// @throws invalid_state_error if the previous next() is still pending, or the generator
+    ///         was moved from.
     Unfuture<std::optional<T>> next() {
         if (!m_body)
             throw invalid_state_error("unsync: next() on a moved-from AsyncGenerator");
@@ -110,33 +128,53 @@ public:
         }
     }
 
-    // A blocking range-for for plain threads: each increment waits for next().result(). An
-    // exception of the body leaves the loop; break destroys nothing by itself (the generator
-    // does when it goes out of scope).
-    // @throw invalid_state_error on the loop thread (it would block the loop): use co_await
-    // next() there.
+    /// Starts a blocking range-for for plain threads: it waits for the first value, and each
+    /// increment for the next, as `next().result()` does.
+    ///
+    /// An exception of the body leaves the loop; `break` destroys nothing by itself (the
+    /// generator does when it goes out of scope).
+    /// @throws invalid_state_error on the loop thread (it would block the loop): use
+    ///         `co_await next()` there; also when next() would throw it.
+    /// @throws cancelled_error if the body was cancelled; any other exception the body ends
+    ///         with is rethrown too, here or by an increment.
     Iterator begin() {
         advance();
         return Iterator(this);
     }
+    /// The end of a range-for: reached once the body has ended.
     std::default_sentinel_t end() const noexcept { return {}; }
 
+    /// The input iterator of a range-for over the generator; see begin().
     class Iterator {
     public:
+        /// An input iterator, as C++20 ranges see it.
         using iterator_concept = std::input_iterator_tag;
+        /// An input iterator, as the standard algorithms see it.
         using iterator_category = std::input_iterator_tag;
+        /// The type of the values yielded.
         using value_type = T;
+        /// Required of an iterator; unused.
         using difference_type = std::ptrdiff_t;
+        /// A reference to the current value, which the iterator holds.
         using reference = T&;
 
+        /// An iterator of no generator, equal to the end.
         Iterator() = default;
+        /// The current value; valid until the next increment.
         T& operator*() const noexcept { return *m_gen->m_current; }
+        /// The current value's members.
         T* operator->() const noexcept { return &*m_gen->m_current; }
+        /// Waits for the next value (or the end).
+        /// @throws invalid_state_error as begin().
+        /// @throws cancelled_error if the body was cancelled; any other exception the body ends
+        ///         with is rethrown too.
         Iterator& operator++() {
             m_gen->advance();
             return *this;
         }
+        /// As the prefix increment.
         void operator++(int) { ++*this; }
+        /// Whether the body has ended.
         // A member, not a hidden friend: it reads the generator's private value.
         bool operator==(std::default_sentinel_t) const noexcept {
             return !m_gen || !m_gen->m_current;

@@ -1,9 +1,7 @@
 #pragma once
-// unsync::Mutex: one lock for coroutines and plain threads at once. A coroutine takes it with
-// `auto lock = co_await m.lock_async();` (a std::unique_lock<Mutex>, so RAII and early unlock
-// come with it) and suspends meanwhile; a thread uses it as any standard TimedLockable
-// (std::scoped_lock, std::unique_lock, try_lock_for). Waiters are served first come, first served,
-// and the lock is handed straight to the next one: nobody barges in and nobody starves.
+/// @file
+/// One lock for coroutines and plain threads at once: unsync::Mutex, like `asyncio.Lock` and a
+/// standard *TimedLockable* in one.
 
 #include <atomic>
 #include <chrono>
@@ -16,37 +14,72 @@
 
 namespace unsync {
 
+/// One lock for coroutines and plain threads at once.
+///
+/// A coroutine takes it with `auto lock = co_await m.lock_async();` (a
+/// `std::unique_lock<Mutex>`, so RAII and early unlock come with it) and suspends meanwhile,
+/// never blocking the loop; a thread uses it as any standard *TimedLockable*
+/// (`std::scoped_lock`, `std::unique_lock`, try_lock_for()). Waiters are served first come,
+/// first served, and the lock is handed straight to the next one: nobody barges in and nobody
+/// starves.
+///
+/// Every member function is thread-safe. The lock belongs to whoever holds it, not to a
+/// thread: a holder may unlock it from another thread. It is not recursive: a holder that
+/// locks it again waits for itself. A coroutine woken by a grant resumes on the loop thread, later:
+/// unlock() never runs a waiter inside its own call.
+/// @code
+/// auto lock = co_await totals.mutex.lock_async();  // in a coroutine
+/// std::scoped_lock lock(totals.mutex);             // on a plain thread
+/// @endcode
 class UNSYNC_EXPORT Mutex {
 public:
+    /// An unlocked mutex.
     Mutex() = default;
     Mutex(const Mutex&) = delete;
     Mutex& operator=(const Mutex&) = delete;
-    // Waiters left fail with invalid_state_error (there are waiters only while it is locked).
-    // Unlocking it afterwards, or using a std::unique_lock of it, is undefined.
+    /// Fails the waits left with invalid_state_error (there are waiters only while it is
+    /// locked). Unlocking it afterwards, or using a `std::unique_lock` of it, is undefined.
     ~Mutex() = default;
 
-    // Done at once when the mutex is free; otherwise it is granted in turn. Awaitable, blockable
-    // with result(), usable with wait_for (on a timeout the wait is withdrawn; a lock granted
-    // meanwhile is returned). Cancelling it before the grant withdraws it.
+    /// The lock, for a coroutine (or any code that takes an Unfuture): done at once when the
+    /// mutex is free, otherwise granted in turn.
+    ///
+    /// Awaitable, blockable with `result()` (off the loop thread), and usable with
+    /// unsync::wait_for() and the combinators. Cancelling it before the grant withdraws the
+    /// wait; a lock granted before the cancellation took effect is still returned, and so is
+    /// one granted as wait_for() times out, so that no lock is lost.
+    /// @return a future of a `std::unique_lock<Mutex>` that owns the lock.
     Unfuture<std::unique_lock<Mutex>> lock_async();
 
+    /// Takes the lock if it is free; never waits.
+    /// @return whether the lock was taken.
     bool try_lock() noexcept {
         std::uint32_t free = k_free;
         // Acquire: this owner sees what the last one wrote before its release in unlock().
         return m_state.compare_exchange_strong(free, k_locked, std::memory_order_acquire,
                                                std::memory_order_relaxed);
     }
-    // Blocking (a plain thread; on the loop thread it throws invalid_state_error).
+    /// Takes the lock, blocking the calling thread until it is granted.
+    /// @throws invalid_state_error on the loop thread when the lock is not free (blocking would
+    ///         deadlock the loop), or when the mutex is destroyed while it waits.
     void lock();
+    /// As lock(), but waits at most `timeout`; on a timeout the wait is withdrawn.
+    /// @return whether the lock was taken.
+    /// @throws invalid_state_error as lock().
     template <class Rep, class Period>
     bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
         return try_lock() || lock_until(detail::deadline_after(timeout));
     }
+    /// As try_lock_for(), until `deadline` (turned into a timeout on `Clock` when called).
+    /// @return whether the lock was taken.
+    /// @throws invalid_state_error as lock().
     template <class Clock, class Duration>
     bool try_lock_until(std::chrono::time_point<Clock, Duration> deadline) {
         return try_lock() || lock_until(detail::deadline_after(deadline - Clock::now()));
     }
 
+    /// Releases the lock, handing it to the oldest waiter if there is one. Called by the holder,
+    /// on any thread.
     void unlock() noexcept {
         std::uint32_t locked = k_locked;
         // Release: the next owner, taking it with acquire, sees this owner's writes.

@@ -1,8 +1,7 @@
 #pragma once
-// unsync::Queue<T>: a FIFO between any mix of coroutines and plain threads, bounded (pushes wait
-// while it is full: back-pressure) or not. Pops wait while it is empty; close() ends it: pushes
-// fail with closed_error, and pops do once what was pushed is drained. Items go straight to the
-// oldest waiting pop; T may be move-only.
+/// @file
+/// A FIFO between any mix of coroutines and plain threads: unsync::Queue, like `asyncio.Queue`,
+/// bounded or not.
 
 #include <chrono>
 #include <cstddef>
@@ -20,6 +19,20 @@
 
 namespace unsync {
 
+/// A FIFO between any mix of coroutines and plain threads, bounded (pushes wait while it is
+/// full: back-pressure) or not.
+///
+/// Pops wait while it is empty. close() ends it: pushes fail with closed_error, and pops do
+/// once what was pushed is drained. Items go straight to the oldest waiting pop, and room to the
+/// oldest waiting push. Every member function is thread-safe. A coroutine woken by a push or pop
+/// resumes on the loop thread, later: no call runs a waiter inside itself.
+/// @code
+/// unsync::Queue<std::string> lines(64);
+/// lines.push(std::move(line));                       // a thread: blocks while 64 wait
+/// std::string next = co_await lines.pop_async();     // a coroutine
+/// lines.close();                                     // pops end with closed_error when drained
+/// @endcode
+/// @tparam T the item type: a movable, non-const object type, possibly move-only.
 template <class T>
 class Queue {
     static_assert(std::is_object_v<T> && !std::is_const_v<T> && std::is_move_constructible_v<T>,
@@ -27,19 +40,28 @@ class Queue {
                   "queue pointers or std::reference_wrapper)");
 
 public:
+    /// The default capacity: no bound.
     static constexpr std::size_t unbounded = std::numeric_limits<std::size_t>::max();
 
+    /// An empty queue that holds at most `capacity` items.
+    /// @throws std::invalid_argument for a capacity of 0.
     explicit Queue(std::size_t capacity = unbounded) : m_capacity(capacity) {
         if (capacity == 0)
             throw std::invalid_argument("unsync: a Queue needs a capacity of at least 1");
     }
     Queue(const Queue&) = delete;
     Queue& operator=(const Queue&) = delete;
-    // Waiters left fail with invalid_state_error (the destructors of the wait queues).
+    /// Fails the waits left with invalid_state_error, and destroys the items left.
+    // The destructors of the wait queues fail the waits.
     ~Queue() = default;
 
-    // Done once the item is in (at once while there is room). Cancelling a push that waits
-    // withdraws it and drops its item. Throws closed_error when closed.
+    /// Pushes `item`, for a coroutine (or any code that takes an Unfuture): done once the item
+    /// is in, at once while there is room.
+    ///
+    /// Awaitable, blockable with `result()` (off the loop thread), usable with
+    /// unsync::wait_for() and the combinators. Cancelling a push that waits withdraws it and
+    /// drops its item; a close() meanwhile does not (the item still goes in).
+    /// @throws closed_error at once (not through the future) when the queue is closed.
     Unfuture<void> push_async(T item) {
         std::unique_lock lock(m_mutex);
         if (!put(lock, item)) {
@@ -49,8 +71,15 @@ public:
         }
         return PushGrant::ready();
     }
-    // Done with the oldest item (at once when there is one); closed_error once closed and drained.
-    // An item granted to a pop is returned by it, even to a task cancelled meanwhile.
+    /// Pops the oldest item, for a coroutine (or any code that takes an Unfuture): done at once
+    /// when there is one, otherwise when one is pushed.
+    ///
+    /// Awaitable, blockable with `result()` (off the loop thread), usable with
+    /// unsync::wait_for() and the combinators. Cancelling it before an item is granted withdraws
+    /// the wait; an item granted before the cancellation took effect (or as wait_for() times out)
+    /// is still returned, so that no item is lost.
+    /// @return a future of the item; it fails with closed_error once the queue is closed and
+    ///         drained.
     Unfuture<T> pop_async() {
         std::unique_lock lock(m_mutex);
         if (std::optional<T> item = take(lock))
@@ -62,33 +91,54 @@ public:
         return detail::adopt_state<T>(g);
     }
 
-    // Blocking forms (a plain thread; on the loop thread they throw invalid_state_error).
+    /// Pushes `item`, blocking the calling thread while the queue is full.
+    /// @throws closed_error when the queue is closed.
+    /// @throws invalid_state_error on the loop thread when the queue is full (blocking would
+    ///         deadlock the loop), or when the queue is destroyed while it waits.
     void push(T item) { (void)push_until(item, std::chrono::steady_clock::time_point::max()); }
+    /// Pops the oldest item, blocking the calling thread while the queue is empty.
+    /// @throws closed_error once the queue is closed and drained.
+    /// @throws invalid_state_error on the loop thread when the queue is empty (blocking would
+    ///         deadlock the loop), or when the queue is destroyed while it waits.
     T pop() { return std::move(*pop_until(std::chrono::steady_clock::time_point::max())); }
-    // On a timeout the item stays with the caller (moved from only on success).
+    /// As push(), but waits at most `timeout`; `item` is moved from only when it is pushed, so
+    /// on a timeout it stays with the caller.
+    /// @return whether the item was pushed.
+    /// @throws closed_error as push().
+    /// @throws invalid_state_error as push().
     template <class Rep, class Period>
     bool try_push_for(T& item, std::chrono::duration<Rep, Period> timeout) {
         return push_until(item, detail::deadline_after(timeout));
     }
+    /// As pop(), but waits at most `timeout`.
+    /// @return the item, or `std::nullopt` on a timeout.
+    /// @throws closed_error as pop().
+    /// @throws invalid_state_error as pop().
     template <class Rep, class Period>
     std::optional<T> try_pop_for(std::chrono::duration<Rep, Period> timeout) {
         return pop_until(detail::deadline_after(timeout));
     }
 
-    // Never wait; the item is moved from only when pushed. Closed: closed_error.
+    /// Pushes `item` if there is room; never waits. `item` is moved from only when pushed.
+    /// @return whether the item was pushed.
+    /// @throws closed_error when the queue is closed.
     bool try_push(T& item) {
         std::unique_lock lock(m_mutex);
         return put(lock, item);
     }
+    /// As try_push(T&), for an rvalue, which is not moved from either when the queue is full.
     bool try_push(T&& item) { return try_push(item); }
-    // Nullopt when empty (even if closed: see closed()).
+    /// Pops the oldest item if there is one; never waits, never throws closed_error.
+    /// @return the item, or `std::nullopt` when the queue is empty (closed or not: see
+    ///         closed()).
     std::optional<T> try_pop() {
         std::unique_lock lock(m_mutex);
         return take(lock);
     }
 
-    // Ends the queue: later pushes throw closed_error; pushes already waiting still go in, and
-    // pops get every item before closed_error. Idempotent.
+    /// Ends the queue: later pushes throw closed_error; pushes already waiting still go in, and
+    /// pops get every item before closed_error. Pops waiting on the empty queue fail with
+    /// closed_error now. Idempotent.
     void close() {
         PopGrant* failed = nullptr;
         {
@@ -103,14 +153,17 @@ public:
         }
         detail::complete_all(failed);
     }
+    /// Whether close() was called (items may be left to pop).
     bool closed() const {
         std::lock_guard lock(m_mutex);
         return m_closed;
     }
+    /// The items in the queue now, not counting those of pushes that wait; a snapshot.
     std::size_t size() const {
         std::lock_guard lock(m_mutex);
         return m_items.size();
     }
+    /// The most items the queue holds (#unbounded: no limit).
     std::size_t capacity() const noexcept { return m_capacity; }
 
 private:

@@ -1,9 +1,7 @@
 #pragma once
-// unsync::Semaphore: a counting semaphore for coroutines and plain threads at once, optionally
-// bounded like asyncio.BoundedSemaphore. `auto permit = co_await s.acquire_async();` suspends a
-// coroutine until a permit is free and gives it back when `permit` goes; a thread has acquire(),
-// try_acquire_for() and release(), as std::counting_semaphore. Waiters are served in order, and a
-// released permit goes straight to the oldest.
+/// @file
+/// A counting semaphore for coroutines and plain threads at once: unsync::Semaphore, optionally
+/// bounded like `asyncio.BoundedSemaphore`.
 
 #include <atomic>
 #include <chrono>
@@ -18,22 +16,46 @@
 
 namespace unsync {
 
+/// A counting semaphore for coroutines and plain threads at once, optionally bounded.
+///
+/// `auto permit = co_await s.acquire_async();` suspends a coroutine until a permit is free and
+/// gives the permit back when `permit` goes; a thread has acquire(), try_acquire_for() and
+/// release(), as `std::counting_semaphore`. Waiters are served in order, and a released permit
+/// goes straight to the oldest.
+///
+/// Every member function is thread-safe. A coroutine woken by a grant resumes on the loop
+/// thread, later: a release never runs a waiter inside its own call.
+/// @code
+/// auto permit = co_await crawl.slots.acquire_async();  // waits while all are in use
+/// @endcode
 class UNSYNC_EXPORT Semaphore {
 public:
+    /// The default maximum: no bound.
     static constexpr std::ptrdiff_t unbounded = std::numeric_limits<std::ptrdiff_t>::max();
 
-    // One permit held: released when the Permit goes (or by release()).
+    /// One permit held: given back when the Permit goes, or by its release().
+    ///
+    /// Movable, not copyable; not thread-safe itself (use one object from one thread at a
+    /// time). A Permit must not outlive its Semaphore.
     class [[nodiscard]] Permit {
     public:
+        /// Holds no permit.
         Permit() noexcept = default;
+        /// Takes over a permit of `s` that the caller holds (from Semaphore::acquire() or
+        /// Semaphore::try_acquire()): the Permit gives it back.
         explicit Permit(Semaphore& s) noexcept : m_semaphore(&s) {}
+        /// Takes the permit of `other`, which then holds none.
         Permit(Permit&& other) noexcept : m_semaphore(std::exchange(other.m_semaphore, nullptr)) {}
+        /// Gives back the permit held, if any, and takes that of `other`.
         Permit& operator=(Permit other) noexcept {
             std::swap(m_semaphore, other.m_semaphore);
             return *this;
         }
+        /// Gives back the permit held, if any.
         ~Permit() { release(); }
+        /// Whether a permit is held.
         explicit operator bool() const noexcept { return m_semaphore != nullptr; }
+        /// Gives back the permit now, if one is held (to the oldest waiter, if any).
         void release() noexcept {
             if (auto* s = std::exchange(m_semaphore, nullptr))
                 s->release_one();
@@ -44,17 +66,29 @@ public:
         Semaphore* m_semaphore = nullptr;
     };
 
-    // `initial` permits free, at most `max` (released above it: invalid_state_error).
+    /// A semaphore with `initial` permits free and at most `max` (releasing more than that
+    /// throws).
+    /// @throws std::invalid_argument unless `0 <= initial <= max` and `max >= 1`.
     explicit Semaphore(std::ptrdiff_t initial, std::ptrdiff_t max = unbounded);
     Semaphore(const Semaphore&) = delete;
     Semaphore& operator=(const Semaphore&) = delete;
-    // Waiters left fail with invalid_state_error.
+    /// Fails the waits left with invalid_state_error. Releasing a permit of it afterwards (a
+    /// Permit going out of scope, say) is undefined.
     ~Semaphore() = default;
 
-    // Done at once when a permit is free; otherwise granted in turn. Awaitable, blockable with
-    // result(), usable with wait_for; cancelling it before the grant withdraws it.
+    /// A permit, for a coroutine (or any code that takes an Unfuture): done at once when one
+    /// is free, otherwise granted in turn.
+    ///
+    /// Awaitable, blockable with `result()` (off the loop thread), and usable with
+    /// unsync::wait_for() and the combinators. Cancelling it before the grant withdraws the
+    /// wait; a permit granted before the cancellation took effect is still returned, and so is
+    /// one granted as wait_for() times out, so that no permit is lost.
+    /// @return a future of the Permit, which gives the permit back when it goes.
     Unfuture<Permit> acquire_async();
 
+    /// Takes a permit if one is free; never waits. The caller gives it back with release() (or
+    /// hands it to a Permit).
+    /// @return whether a permit was taken.
     bool try_acquire() noexcept {
         std::ptrdiff_t c = m_count.load(std::memory_order_relaxed);
         // Acquire: pairs with the release that gave the permit back.
@@ -66,21 +100,32 @@ public:
         }
         return false;
     }
-    // Blocking (a plain thread; on the loop thread it throws invalid_state_error).
+    /// Takes a permit, blocking the calling thread until one is granted. The caller gives it
+    /// back with release() (or hands it to a Permit).
+    /// @throws invalid_state_error on the loop thread when no permit is free (blocking would
+    ///         deadlock the loop), or when the semaphore is destroyed while it waits.
     void acquire();
+    /// As acquire(), but waits at most `timeout`; on a timeout the wait is withdrawn.
+    /// @return whether a permit was taken.
+    /// @throws invalid_state_error as acquire().
     template <class Rep, class Period>
     bool try_acquire_for(std::chrono::duration<Rep, Period> timeout) {
         return try_acquire() || acquire_until(detail::deadline_after(timeout));
     }
-    // Gives back n permits (not necessarily taken by the caller, as std::counting_semaphore).
-    // Throws std::invalid_argument for n < 0, invalid_state_error above the maximum.
+    /// Gives back `n` permits, to the oldest waiters first. They need not have been taken by
+    /// the caller, as with `std::counting_semaphore`.
+    /// @throws std::invalid_argument for `n < 0`.
+    /// @throws invalid_state_error when the free permits would exceed max(); then none is
+    ///         given back.
     void release(std::ptrdiff_t n = 1);
 
-    // Free permits now (0 while tasks wait for one).
+    /// The permits free now (0 while waiters are queued); a snapshot, which other threads may
+    /// change at once.
     std::ptrdiff_t available() const noexcept {
         const std::ptrdiff_t c = m_count.load(std::memory_order_relaxed);
         return c < 0 ? 0 : c;
     }
+    /// The most permits that may be free at once (#unbounded: no limit).
     std::ptrdiff_t max() const noexcept { return m_max; }
 
 private:

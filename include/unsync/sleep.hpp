@@ -1,5 +1,6 @@
 #pragma once
-// unsync::sleep: the awaitable counterpart of asyncio.sleep, for unsync coroutines.
+/// @file
+/// The awaitable counterpart of `asyncio.sleep`, for unsync coroutines: unsync::sleep().
 
 #include <chrono>
 #include <coroutine>
@@ -49,7 +50,17 @@ private:
 
 }  // namespace detail
 
-// `co_await unsync::sleep(100ms);` suspends the calling coroutine without blocking the loop.
+/// Suspends the calling coroutine for `d` without blocking the loop:
+/// `co_await unsync::sleep(100ms);`.
+///
+/// Only awaitable in an unsync coroutine (one returning `Unfuture<T>` or `AsyncGenerator<T>`);
+/// plain code sleeps with `std::this_thread::sleep_for`. The coroutine resumes on the loop
+/// thread once the time has passed, after timers due earlier. A sleep of zero or less still
+/// suspends: it lets the other ready tasks run first, like `asyncio.sleep(0)`. Making the
+/// awaitable does nothing by itself; the `co_await` arms the timer.
+///
+/// The `co_await` throws cancelled_error when the task is cancelled while it sleeps, or was
+/// cancelled before.
 template <class Rep, class Period>
 detail::SleepAwaiter sleep(std::chrono::duration<Rep, Period> d) {
     // A yield needs no deadline: no clock read.

@@ -1,6 +1,15 @@
 #pragma once
-// unsync::wait_for: a future with a deadline, like asyncio.wait_for. On expiry the inner work is
-// cancelled and timeout_error is thrown; result(timeout), by contrast, only stops waiting.
+/// @file
+/// A future with a deadline, like `asyncio.wait_for`: unsync::wait_for(). On expiry the inner
+/// work is cancelled; `result(timeout)`, by contrast, only stops waiting.
+///
+/// @code
+/// try {
+///     unsync::wait_for(slow_answer(), 50ms).result();
+/// } catch (const unsync::timeout_error& e) {
+///     // slow_answer() was cancelled
+/// }
+/// @endcode
 
 #include <chrono>
 #include <memory>
@@ -61,8 +70,17 @@ Unfuture<T> wait_until(RunWhenCancelled, Unfuture<T> inner,
 
 }  // namespace detail
 
-// Awaitable (and blockable with result()): the inner future's value, or timeout_error after
-// `timeout`, in which case the inner work is cancelled. Cancelling wait_for cancels it too.
+/// The inner future's outcome, or timeout_error after `timeout`, in which case the inner work
+/// is cancelled.
+///
+/// Awaitable, and blockable with `result()`. It runs as a task on the loop; call it from any
+/// thread. Cancelling the returned future cancels `inner` too. The inner work is cancelled
+/// first and then looked at: a result that arrived meanwhile (a lock, permit or item granted
+/// just then included) is returned rather than dropped. Work that cannot be stopped, such as a
+/// running thread-pool call that takes no `std::stop_token`, runs on to its end, but wait_for
+/// still fails on time.
+/// @return a future with `inner`'s value or exception, or with timeout_error once `timeout`
+///         has passed.
 template <class T, class Rep, class Period>
 Unfuture<T> wait_for(Unfuture<T> inner, std::chrono::duration<Rep, Period> timeout) {
     return detail::wait_until(detail::RunWhenCancelled{"wait_for"}, std::move(inner),
