@@ -48,4 +48,13 @@ TEST(Latch, ItWaitsUntilTheLastCountAndRefusesTooMany) {
     EXPECT_TRUE(Latch(0).try_wait());
 }
 
+TEST(Latch, ACountDownPastZeroTakesNothingOff) {
+    Latch l(2);
+    EXPECT_THROW(l.count_down(3), unsync::invalid_state_error);
+    EXPECT_FALSE(l.try_wait());
+    // The refused count took nothing: the two counts the latch waits for still open it.
+    l.count_down(2);
+    EXPECT_TRUE(l.try_wait());
+}
+
 }  // namespace

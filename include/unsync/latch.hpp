@@ -41,16 +41,19 @@ public:
 
     /// Takes `n` off the count; reaching zero wakes every waiter.
     /// @throws std::invalid_argument for `n < 0`.
-    /// @throws invalid_state_error when `n` exceeds the count left (a misuse: the latch then
-    ///         is open only if it was already).
+    /// @throws invalid_state_error when `n` exceeds the count left; nothing is taken off.
     void count_down(std::ptrdiff_t n = 1) {
         if (n < 0)
             throw std::invalid_argument("unsync: Latch::count_down of a negative count");
-        // acq_rel: the one that reaches zero sees every other counter's writes, and set()
-        // publishes them to the waiters.
-        const std::ptrdiff_t before = m_count.fetch_sub(n, std::memory_order_acq_rel);
-        if (before < n)
-            throw invalid_state_error("unsync: Latch counted down below zero");
+        // A count that would go below zero takes nothing off, so the counts still owed open it.
+        // acq_rel on success: the one that reaches zero sees every other counter's writes, and
+        // set() publishes them to the waiters. Relaxed on failure: nothing was written.
+        std::ptrdiff_t before = m_count.load(std::memory_order_relaxed);
+        do {
+            if (before < n)
+                throw invalid_state_error("unsync: Latch counted down below zero");
+        } while (!m_count.compare_exchange_weak(before, before - n, std::memory_order_acq_rel,
+                                                std::memory_order_relaxed));
         if (before == n)
             m_zero.set();
     }
