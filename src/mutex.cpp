@@ -26,9 +26,7 @@ Mutex::LockGrant* Mutex::enqueue() {
     return g;
 }
 
-Unfuture<std::unique_lock<Mutex>> Mutex::lock_async() {
-    if (try_lock())
-        return LockGrant::ready(*this, std::adopt_lock);
+Unfuture<std::unique_lock<Mutex>> Mutex::lock_queued() {
     LockGrant* g = enqueue();
     if (!g)
         return LockGrant::ready(*this, std::adopt_lock);

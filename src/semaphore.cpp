@@ -32,11 +32,9 @@ Semaphore::PermitGrant* Semaphore::enqueue() {
     return g;
 }
 
-Unfuture<Semaphore::Permit> Semaphore::acquire_async() {
-    if (!try_acquire()) {
-        if (PermitGrant* g = enqueue())
-            return detail::adopt_state<Permit>(g);
-    }
+Unfuture<Semaphore::Permit> Semaphore::acquire_queued() {
+    if (PermitGrant* g = enqueue())
+        return detail::adopt_state<Permit>(g);
     return PermitGrant::ready(*this);
 }
 

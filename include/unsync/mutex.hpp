@@ -49,7 +49,11 @@ public:
     /// wait; a lock granted before the cancellation took effect is still returned, and so is
     /// one granted as wait_for() times out, so that no lock is lost.
     /// @return a future of a `std::unique_lock<Mutex>` that owns the lock.
-    Unfuture<std::unique_lock<Mutex>> lock_async();
+    Unfuture<std::unique_lock<Mutex>> lock_async() {
+        if (try_lock())
+            return LockGrant::ready(*this, std::adopt_lock);
+        return lock_queued();
+    }
 
     /// Takes the lock if it is free; never waits.
     /// @return whether the lock was taken.
@@ -96,6 +100,7 @@ private:
     static constexpr std::uint32_t k_locked = 1;
     static constexpr std::uint32_t k_queued = 2;
 
+    Unfuture<std::unique_lock<Mutex>> lock_queued();
     // A wait in the queue, or null when the mutex was free after all (then it is the caller's).
     LockGrant* enqueue();
     bool lock_until(std::chrono::steady_clock::time_point deadline);

@@ -84,7 +84,11 @@ public:
     /// wait; a permit granted before the cancellation took effect is still returned, and so is
     /// one granted as wait_for() times out, so that no permit is lost.
     /// @return a future of the Permit, which gives the permit back when it goes.
-    Unfuture<Permit> acquire_async();
+    Unfuture<Permit> acquire_async() {
+        if (try_acquire())
+            return PermitGrant::ready(*this);
+        return acquire_queued();
+    }
 
     /// Takes a permit if one is free; never waits. The caller gives it back with release() (or
     /// hands it to a Permit).
@@ -134,6 +138,7 @@ private:
     // waiters; it leaves that value under m_mutex only.
     static constexpr std::ptrdiff_t k_queued = -1;
 
+    Unfuture<Permit> acquire_queued();
     PermitGrant* enqueue();
     bool acquire_until(std::chrono::steady_clock::time_point deadline);
     void release_one() noexcept;

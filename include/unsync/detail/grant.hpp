@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <exception>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -20,6 +22,8 @@
 
 namespace unsync::detail {
 
+struct GrantDone {};
+
 // T: what a granted wait returns. Extra: what the waiter leaves with the primitive (the item of a
 // push into a full queue).
 template <class T, class Extra = Empty>
@@ -28,38 +32,36 @@ public:
     // Two references: the waiter's Unfuture and the primitive's queue.
     Grant() noexcept : State<T>(&k_ops, 2, StateBase::k_grant) {}
     template <class E>
-    explicit Grant(E&& extra)
+    requires(!std::is_same_v<std::remove_cvref_t<E>, GrantDone>) explicit Grant(E&& extra)
         : State<T>(&k_ops, 2, StateBase::k_grant), m_extra(std::forward<E>(extra)) {}
 
     Grant* m_next = nullptr;  // in the primitive's queue, under its lock
     [[no_unique_address]] Extra m_extra;
 
-    // A wait satisfied at once: a done future with no queue reference.
+    // A wait satisfied at once: a future born done, with no queue reference. Nobody else can see
+    // the state before it is handed out, so it is built complete: no atomic operation at all.
     template <class... A>
     static Unfuture<T> ready(A&&... a) {
-        auto* g = new Grant();
-        g->release();  // the queue's reference: there is no queue
-        try {
-            g->set_value(std::forward<A>(a)...);
-        } catch (...) {
-            g->release();
-            throw;
-        }
-        (void)g->try_claim();
-        g->complete();
-        return adopt_state<T>(g);
+        return adopt_state<T>(new Grant(Done{}, std::forward<A>(a)...));
     }
 
-    static Unfuture<T> ready_error(std::exception_ptr e) noexcept {
-        auto* g = new Grant();
-        g->release();
-        (void)g->try_claim();
-        g->set_error(std::move(e));
-        g->complete();
-        return adopt_state<T>(g);
+    static Unfuture<T> ready_error(std::exception_ptr e) {
+        return adopt_state<T>(new Grant(Failed{}, std::move(e)));
     }
 
 private:
+    using Done = GrantDone;
+    struct Failed {};
+    static constexpr std::uint64_t k_born_done =
+        StateBase::k_grant | StateBase::k_claimed | StateBase::k_done;
+    template <class... A>
+    explicit Grant(Done, A&&... a) : State<T>(&k_ops, 1, k_born_done) {
+        this->set_value(std::forward<A>(a)...);
+    }
+    Grant(Failed, std::exception_ptr e) noexcept : State<T>(&k_ops, 1, k_born_done) {
+        this->set_error(std::move(e));
+    }
+
     static void destroy(StateBase* s) noexcept {
         delete static_cast<Grant*>(static_cast<State<T>*>(s));
     }
