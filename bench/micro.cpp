@@ -231,6 +231,19 @@ void BM_Mutex_Uncontended_OnLoop(benchmark::State& st) {
 }
 BENCHMARK(BM_Mutex_Uncontended_OnLoop)->UseRealTime();
 
+// The same through `co_await m`, which takes a free mutex without a future.
+unsync::Unfuture<void> mutex_awaited_loop(benchmark::State& st) {
+    unsync::Mutex m;
+    for (auto _ : st) {
+        auto lock = co_await m;
+        benchmark::DoNotOptimize(lock);
+    }
+}
+void BM_Mutex_AwaitUncontended_OnLoop(benchmark::State& st) {
+    mutex_awaited_loop(st).result();
+}
+BENCHMARK(BM_Mutex_AwaitUncontended_OnLoop)->UseRealTime();
+
 // The same from a plain thread (try_lock's CAS and the unlock), beside std::mutex.
 void BM_Mutex_Uncontended_Thread(benchmark::State& st) {
     unsync::Mutex m;
@@ -280,6 +293,18 @@ void BM_Semaphore_Uncontended_OnLoop(benchmark::State& st) {
     semaphore_uncontended_loop(st).result();
 }
 BENCHMARK(BM_Semaphore_Uncontended_OnLoop)->UseRealTime();
+
+unsync::Unfuture<void> semaphore_awaited_loop(benchmark::State& st) {
+    unsync::Semaphore s(1);
+    for (auto _ : st) {
+        auto permit = co_await s;
+        benchmark::DoNotOptimize(permit);
+    }
+}
+void BM_Semaphore_AwaitUncontended_OnLoop(benchmark::State& st) {
+    semaphore_awaited_loop(st).result();
+}
+BENCHMARK(BM_Semaphore_AwaitUncontended_OnLoop)->UseRealTime();
 
 // Items from a plain thread to a coroutine through a Queue<int> of capacity 1024.
 unsync::Unfuture<long> queue_consumer(unsync::Queue<int>& q, long n) {

@@ -20,7 +20,7 @@ unsync::Unfuture<void> add_from_a_coroutine(Totals& totals, unsync::Event& go,
                                             unsync::Latch& done) {
     co_await go.wait_async();
     for (int i = 1; i <= 1000; ++i) {
-        auto lock = co_await totals.mutex.lock_async();  // a std::unique_lock<unsync::Mutex>
+        auto lock = co_await totals.mutex;  // a std::unique_lock<unsync::Mutex>
         totals.sum += i;
     }
     done.count_down();

@@ -18,7 +18,7 @@ struct Crawl {
 
 // [snippet:semaphore-1]
 unsync::Unfuture<std::size_t> crawl_one(Crawl& crawl, tcp::endpoint server, std::string path) {
-    auto permit = co_await crawl.slots.acquire_async();  // waits while 5 are in flight
+    auto permit = co_await crawl.slots;  // waits while 5 are in flight
     crawl.most_in_flight = std::max(crawl.most_in_flight, ++crawl.in_flight);
     const std::string body = co_await fetch(server, std::move(path));
     --crawl.in_flight;

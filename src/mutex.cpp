@@ -26,7 +26,7 @@ Mutex::LockGrant* Mutex::enqueue() {
     return g;
 }
 
-Unfuture<std::unique_lock<Mutex>> Mutex::lock_queued() {
+Unfuture<std::unique_lock<Mutex>> Mutex::take_queued() {
     LockGrant* g = enqueue();
     if (!g)
         return LockGrant::ready(*this, std::adopt_lock);

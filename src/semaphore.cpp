@@ -32,7 +32,7 @@ Semaphore::PermitGrant* Semaphore::enqueue() {
     return g;
 }
 
-Unfuture<Semaphore::Permit> Semaphore::acquire_queued() {
+Unfuture<Semaphore::Permit> Semaphore::take_queued() {
     if (PermitGrant* g = enqueue())
         return detail::adopt_state<Permit>(g);
     return PermitGrant::ready(*this);

@@ -35,6 +35,24 @@ Unfuture<int> take_and_count(Mutex& m, std::atomic<int>& granted) {
     co_return 1;
 }
 
+// The same through `co_await m`, which takes a free mutex without a future.
+Unfuture<void> add_under_awaited_lock(Mutex& m, long& counter, int times) {
+    for (int i = 0; i < times; ++i) {
+        std::unique_lock<Mutex> lock = co_await m;
+        EXPECT_TRUE(lock.owns_lock());
+        const long seen = counter;
+        if (i % 16 == 0)
+            co_await unsync::sleep(std::chrono::milliseconds(0));
+        counter = seen + 1;
+    }
+}
+
+Unfuture<int> await_and_count(Mutex& m, std::atomic<int>& granted) {
+    auto lock = co_await m;
+    granted.fetch_add(1);
+    co_return 1;
+}
+
 Unfuture<void> unlock_on_loop(Mutex& m) {
     m.unlock();
     co_return;
@@ -90,6 +108,44 @@ TEST(Mutex, WaitersAreServedInOrderAndTheLockIsHandedOver) {
     }
     ASSERT_TRUE(b.done());
     std::move(b).result().unlock();
+    EXPECT_TRUE(m.try_lock());
+    m.unlock();
+}
+
+TEST(Mutex, CoAwaitOnTheMutexExcludesAndWaitsItsTurn) {
+    Mutex m;
+    long counter = 0;
+    const int per = kSanitized ? 2000 : 10000;
+    std::vector<Unfuture<void>> tasks;
+    for (int i = 0; i < 2; ++i)
+        tasks.push_back(add_under_awaited_lock(m, counter, per));
+    for (int i = 0; i < 2; ++i)
+        tasks.push_back(add_under_lock(m, counter, per));
+    std::thread thread([&] {
+        for (int i = 0; i < per; ++i) {
+            std::scoped_lock lock(m);
+            ++counter;
+        }
+    });
+    thread.join();
+    for (auto& t : tasks)
+        t.result(kWait);
+    EXPECT_EQ(counter, 5L * per);
+    EXPECT_TRUE(m.try_lock());
+}
+
+TEST(Mutex, CoAwaitOnAHeldMutexQueuesBehindEarlierWaits) {
+    Mutex m;
+    m.lock();
+    std::atomic<int> granted{0};
+    auto first = m.lock_async();
+    auto task = await_and_count(m, granted);
+    m.unlock();
+    ASSERT_TRUE(first.done());  // the earlier wait is served first
+    EXPECT_EQ(granted.load(), 0);
+    std::move(first).result().unlock();
+    EXPECT_EQ(task.result(kWait), 1);
+    EXPECT_EQ(granted.load(), 1);
     EXPECT_TRUE(m.try_lock());
     m.unlock();
 }
@@ -193,6 +249,32 @@ TEST(Mutex, ACancelledWaiterNeverLosesTheLock) {
             ++cancelled;
         }
         // Granted or withdrawn, the lock is free again once the task is done.
+        ASSERT_TRUE(m.try_lock()) << "iteration " << i;
+        m.unlock();
+    }
+    EXPECT_EQ(granted.load() + cancelled, iterations);
+}
+
+TEST(Mutex, ACoroutineCancelledInCoAwaitNeverLosesTheLock) {
+    const int iterations = kSanitized ? 3000 : 10000;
+    std::atomic<int> granted{0};
+    int cancelled = 0;
+    for (int i = 0; i < iterations; ++i) {
+        Mutex m;
+        m.lock();
+        auto task = await_and_count(m, granted);
+        if (i % 2 == 0) {
+            task.cancel();
+            m.unlock();
+        } else {
+            m.unlock();
+            task.cancel();
+        }
+        try {
+            (void)task.result(kWait);
+        } catch (const unsync::cancelled_error&) {
+            ++cancelled;
+        }
         ASSERT_TRUE(m.try_lock()) << "iteration " << i;
         m.unlock();
     }

@@ -32,9 +32,23 @@ struct InFlight {
     void leave() { now.fetch_sub(1); }
 };
 
-Unfuture<void> use_permits(Semaphore& s, InFlight& f, int times) {
+// `co_await s` (direct) or `co_await s.acquire_async()`: the same permit, with or without a
+// future.
+Unfuture<Semaphore::Permit> take_permit(Semaphore& s, bool direct) {
+    if (direct)
+        co_return co_await s;
+    co_return co_await s.acquire_async();
+}
+
+Unfuture<void> use_permits(Semaphore& s, InFlight& f, int times, bool direct = false) {
     for (int i = 0; i < times; ++i) {
-        auto permit = co_await s.acquire_async();
+        Semaphore::Permit permit;
+        if (direct) {
+            permit = co_await s;
+        } else {
+            permit = co_await s.acquire_async();
+        }
+        EXPECT_TRUE(permit);
         f.enter();
         if (i % 8 == 0)
             co_await unsync::sleep(std::chrono::milliseconds(0));
@@ -42,8 +56,13 @@ Unfuture<void> use_permits(Semaphore& s, InFlight& f, int times) {
     }
 }
 
-Unfuture<int> hold_one(Semaphore& s, std::atomic<int>& granted) {
-    auto permit = co_await s.acquire_async();
+Unfuture<int> hold_one(Semaphore& s, std::atomic<int>& granted, bool direct = false) {
+    Semaphore::Permit permit;
+    if (direct) {
+        permit = co_await s;
+    } else {
+        permit = co_await s.acquire_async();
+    }
     granted.fetch_add(1);
     co_return 1;
 }
@@ -130,13 +149,13 @@ TEST(Semaphore, CancellingAQueuedWaitWithdrawsIt) {
     EXPECT_EQ(s.available(), 1);
 }
 
-TEST(Semaphore, ACancelledWaiterNeverLosesAPermit) {
+void cancelled_waiters_lose_no_permit(bool direct) {
     const int iterations = kSanitized ? 3000 : 10000;
     std::atomic<int> granted{0};
     int cancelled = 0;
     Semaphore s(0);
     for (int i = 0; i < iterations; ++i) {
-        auto task = hold_one(s, granted);
+        auto task = hold_one(s, granted, direct);
         if (i % 2 == 0) {
             task.cancel();
             s.release();
@@ -153,6 +172,38 @@ TEST(Semaphore, ACancelledWaiterNeverLosesAPermit) {
         s.acquire();
     }
     EXPECT_EQ(granted.load() + cancelled, iterations);
+}
+
+TEST(Semaphore, ACancelledWaiterNeverLosesAPermit) {
+    cancelled_waiters_lose_no_permit(false);
+}
+
+TEST(Semaphore, ACoroutineCancelledInCoAwaitNeverLosesAPermit) {
+    cancelled_waiters_lose_no_permit(true);
+}
+
+TEST(Semaphore, CoAwaitOnTheSemaphoreTakesAFreePermitOrWaitsItsTurn) {
+    Semaphore s(1);
+    InFlight f;
+    const int per = kSanitized ? 500 : 2000;
+    auto a = use_permits(s, f, per, true);
+    auto b = use_permits(s, f, per, false);
+    auto c = use_permits(s, f, per, true);
+    a.result(kWait);
+    b.result(kWait);
+    c.result(kWait);
+    EXPECT_EQ(f.peak.load(), 1);
+    EXPECT_EQ(f.total.load(), 3 * per);
+    EXPECT_EQ(s.available(), 1);
+    // A held semaphore: the awaited form queues behind the earlier wait.
+    auto held = take_permit(s, true).result(kWait);
+    auto first = s.acquire_async();
+    auto second = take_permit(s, true);
+    held.release();
+    ASSERT_TRUE(first.done());
+    EXPECT_FALSE(second.done());
+    { auto permit = std::move(first).result(); }
+    EXPECT_TRUE(second.result(kWait));
 }
 
 TEST(Semaphore, DestroyedWithWaitersFailsThemClearly) {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -16,6 +17,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <unsync/detail/awaiter.hpp>
 #include <unsync/detail/frame_pool.hpp>
 #include <unsync/detail/state.hpp>
 #include <unsync/unfuture.hpp>
@@ -156,6 +158,40 @@ private:
     G* m_tail = nullptr;
     std::size_t m_size = 0;
     std::size_t m_sweep_at = k_min_sweep;
+};
+
+// `co_await primitive`: what is free is taken at once, with no future and no allocation;
+// otherwise the wait is queued and awaited as `co_await` of its future is (cancellation and
+// grants under way included). Primitive gives take_now() -> std::optional<T> and
+// take_queued() -> Unfuture<T>, and befriends this class.
+template <class T, class Primitive>
+class TakeAwaiter {
+public:
+    explicit TakeAwaiter(Primitive& primitive) noexcept : m_primitive(&primitive) {}
+
+    bool await_ready() {
+        m_now = m_primitive->take_now();
+        if (m_now)
+            return true;
+        m_wait.emplace(m_primitive->take_queued());
+        m_awaiter.emplace(&state_of(*m_wait));
+        return m_awaiter->await_ready();
+    }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) noexcept {
+        return m_awaiter->await_suspend(h);
+    }
+    T await_resume() {
+        if (m_now)
+            return std::move(*m_now);
+        return m_awaiter->await_resume();
+    }
+
+private:
+    Primitive* m_primitive;
+    std::optional<T> m_now;
+    std::optional<Unfuture<T>> m_wait;
+    std::optional<Awaiter<T, AwaitMode::value>> m_awaiter;
 };
 
 // A plain thread's blocking wait: on the loop thread, where it would deadlock, it throws
