@@ -30,6 +30,7 @@
 #include "detail/intrusive_fifo.hpp"
 #include "detail/intrusive_list.hpp"
 #include "detail/quad_heap.hpp"
+#include "detail/tls.hpp"
 
 namespace unsync {
 
@@ -258,9 +259,9 @@ void unregister_asio_op(AsioOpLink* op) noexcept {
 
 namespace {
 // The ambient loop, on its own thread only: tasks scheduled there skip the remote queue.
-thread_local detail::LoopImpl* t_loop = nullptr;
+UNSYNC_INITIAL_EXEC thread_local detail::LoopImpl* t_loop = nullptr;
 // Whichever EventLoop runs on this thread.
-thread_local detail::LoopImpl* t_running = nullptr;
+UNSYNC_INITIAL_EXEC thread_local detail::LoopImpl* t_running = nullptr;
 }  // namespace
 
 void detail::LoopImpl::run_task(TaskBase* t) noexcept {
