@@ -30,6 +30,7 @@
 #include "detail/intrusive_fifo.hpp"
 #include "detail/intrusive_list.hpp"
 #include "detail/quad_heap.hpp"
+#include "detail/tls.hpp"
 
 namespace unsync {
 
@@ -93,6 +94,10 @@ struct detail::LoopImpl {
     std::chrono::steady_clock::time_point armed{};
     bool armed_pending = false;
     TaskBase* registry = nullptr;  // started, unfinished tasks
+    // Tasks started inline that are still in their first step, innermost first, linked through
+    // m_next. A child that finishes in that step (the usual case of `co_await child()`) never
+    // joins the registry; one that suspends joins it then. Shutdown and listings walk both.
+    TaskBase* inline_top = nullptr;
     bool draining = false;
     // Only the ambient loop runs tasks; another EventLoop runs its io_context alone.
     bool ambient = false;
@@ -254,9 +259,9 @@ void unregister_asio_op(AsioOpLink* op) noexcept {
 
 namespace {
 // The ambient loop, on its own thread only: tasks scheduled there skip the remote queue.
-thread_local detail::LoopImpl* t_loop = nullptr;
+UNSYNC_INITIAL_EXEC thread_local detail::LoopImpl* t_loop = nullptr;
 // Whichever EventLoop runs on this thread.
-thread_local detail::LoopImpl* t_running = nullptr;
+UNSYNC_INITIAL_EXEC thread_local detail::LoopImpl* t_running = nullptr;
 }  // namespace
 
 void detail::LoopImpl::run_task(TaskBase* t) noexcept {
@@ -319,10 +324,12 @@ void detail::LoopImpl::write_tasks(std::ostream& out) const {
     std::unordered_map<const StateBase*, const TaskBase*> by_state;
     for (const TaskBase* t = registry; t; t = t->m_next)
         by_state.emplace(t->state(), t);
+    for (const TaskBase* t = inline_top; t; t = t->m_next)
+        by_state.emplace(t->state(), t);
     std::size_t pending = 0;
-    for (const TaskBase* t = registry; t; t = t->m_next) {
+    auto write = [&](const TaskBase* t) {
         if (t == current)
-            continue;  // the one asking
+            return;  // the one asking
         ++pending;
         out << "task '" << t->display_name() << "'";
         const detail::SleepWaiter* sleep = sleep_of(t);
@@ -347,7 +354,11 @@ void detail::LoopImpl::write_tasks(std::ostream& out) const {
         if (t->m_cancelled)
             out << " (cancelled)";
         out << '\n';
-    }
+    };
+    for (const TaskBase* t = registry; t; t = t->m_next)
+        write(t);
+    for (const TaskBase* t = inline_top; t; t = t->m_next)
+        write(t);
     std::size_t queued = 0;
     for (const TaskBase* t = ready.front(); t; t = decltype(ready)::next(t)) {
         if (t->m_started)
@@ -537,6 +548,9 @@ void detail::LoopImpl::drain() {
     heartbeat.cancel();
     take_remote();
     process_cancels();
+    // Tasks in an inline first step are running, not waiting: their next suspension throws.
+    for (TaskBase* t = inline_top; t; t = t->m_next)
+        t->m_cancelled = true;
     for (TaskBase* t = registry; t; t = t->m_next) {
         t->m_cancelled = true;
         detail::Waiter* w = t->m_wait_node;
@@ -691,14 +705,20 @@ InlineStart start_inline(TaskBase* child, TaskBase* parent) noexcept {
         return InlineStart::not_run;
     impl->ready.pop();
     ++impl->unpolled;
-    // run_task's start, minus what the checks above rule out.
-    impl->start(child);
+    // run_task's start, minus what the checks above rule out, and minus the registry: the child
+    // joins it only if it suspends (see inline_top).
+    child->m_started = true;
+    child->m_next = impl->inline_top;
+    impl->inline_top = child;
     impl->current = child;
     child->handle().resume();
     impl->current = parent;
     // The child's frame is still there: the parent's Unfuture holds a reference to it.
-    if (!child->state()->done())
+    impl->inline_top = child->m_next;
+    if (!child->state()->done()) {
+        list_push_front(impl->registry, child);
         return InlineStart::waiting;
+    }
     if (impl->ready.empty() && impl->cancels.empty())
         return InlineStart::resume_now;
     impl->ready.push(parent);
@@ -718,8 +738,9 @@ void start_ambient(EventLoop& loop, std::chrono::nanoseconds slow_step) {
 
 std::coroutine_handle<> task_finished(TaskBase* task) noexcept {
     StateBase* state = task->state();
-    if (t_loop)
-        t_loop->unlist(task);
+    // A task finishing in its inline first step is the innermost one, and was never listed.
+    if (detail::LoopImpl* impl = t_loop; impl && impl->inline_top != task)
+        impl->unlist(task);
     // Drops the running reference too: if no handle is left, this destroys the frame we are in.
     state->complete(true);
     return std::noop_coroutine();

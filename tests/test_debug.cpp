@@ -180,6 +180,20 @@ Unfuture<std::string> dump_from_coroutine(std::vector<Unfuture<void>>* started_h
     co_return out.str();
 }
 
+// Three levels, each awaiting the next as soon as it calls it: the inner two usually run inline,
+// nested in their parent's step.
+Unfuture<std::string> nest_leaf() {
+    std::ostringstream out;
+    unsync::dump_tasks(out);
+    co_return out.str();
+}
+Unfuture<std::string> nest_middle() {
+    co_return co_await nest_leaf();
+}
+Unfuture<std::string> nest_outer() {
+    co_return co_await nest_middle();
+}
+
 std::string dump() {
     std::ostringstream out;
     unsync::dump_tasks(out);
@@ -567,6 +581,16 @@ TEST(DumpTasks, FromInsideACoroutine) {
     EXPECT_TRUE(contains(listing, "1 pending task(s), 1 not started")) << listing;
 
     cancel_all(tasks);
+}
+
+TEST(DumpTasks, ListsTheTasksThatAwaitTheAskingOne) {
+    const std::string listing = nest_outer().result(kWait);
+    // However the children were started (inline, in their parent's step, or by the loop), the
+    // two that wait for the asking coroutine are pending, and listed.
+    EXPECT_TRUE(contains(listing, "task 'nest_outer'")) << listing;
+    EXPECT_TRUE(contains(listing, "task 'nest_middle'")) << listing;
+    EXPECT_FALSE(contains(listing, "task 'nest_leaf'")) << listing;
+    EXPECT_TRUE(contains(listing, "2 pending task(s), 0 not started")) << listing;
 }
 
 TEST(DumpTasks, SaysZeroPendingBeforeTheRuntimeStarts) {

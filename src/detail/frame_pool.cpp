@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "detail/cpu_relax.hpp"
+#include "detail/tls.hpp"
 
 // Under AddressSanitizer every frame is its own allocation, so that use-after-free and leaks of
 // frames are still found.
@@ -233,13 +234,13 @@ public:
 
 private:
     std::array<List, k_classes> m_free{};
-    static thread_local bool t_gone;
+    UNSYNC_INITIAL_EXEC static thread_local bool t_gone;
     // The cache once get() made it, without the guard a thread_local with a destructor needs.
-    static thread_local ThreadCache* t_cache;
+    UNSYNC_INITIAL_EXEC static thread_local ThreadCache* t_cache;
 };
 
-thread_local bool ThreadCache::t_gone = false;
-constinit thread_local ThreadCache* ThreadCache::t_cache = nullptr;
+UNSYNC_INITIAL_EXEC thread_local bool ThreadCache::t_gone = false;
+UNSYNC_INITIAL_EXEC constinit thread_local ThreadCache* ThreadCache::t_cache = nullptr;
 
 // The slow paths, out of line so that the common case stays a few instructions: a list to
 // refill or trim, a block too big for the pool, a thread whose cache is gone.
@@ -273,10 +274,13 @@ constinit thread_local ThreadCache* ThreadCache::t_cache = nullptr;
 
 }  // namespace
 
+// The class is computed once and the size kept for the slow path only, so that the common case
+// needs no register saved (size 0 wraps around to a class past the last).
 void* frame_alloc(std::size_t size) {
-    if (UNSYNC_FRAME_POOL && size - 1 < frame_pool_max) {
+    const std::size_t cls = (size - 1) / k_granule;
+    if (UNSYNC_FRAME_POOL && cls < k_classes) {
         if (ThreadCache* cache = ThreadCache::peek()) {
-            if (void* block = cache->try_alloc((size - 1) / k_granule))
+            if (void* block = cache->try_alloc(cls))
                 return block;
         }
     }
@@ -284,9 +288,10 @@ void* frame_alloc(std::size_t size) {
 }
 
 void frame_free(void* block, std::size_t size) noexcept {
-    if (UNSYNC_FRAME_POOL && size - 1 < frame_pool_max) {
+    const std::size_t cls = (size - 1) / k_granule;
+    if (UNSYNC_FRAME_POOL && cls < k_classes) {
         if (ThreadCache* cache = ThreadCache::peek()) {
-            if (cache->try_free((size - 1) / k_granule, block))
+            if (cache->try_free(cls, block))
                 return;
         }
     }

@@ -14,6 +14,7 @@
 
 #include "detail/cpu_relax.hpp"
 #include "detail/intrusive_list.hpp"
+#include "detail/tls.hpp"
 
 namespace unsync::detail {
 
@@ -21,8 +22,11 @@ namespace {
 
 // Frames whose destruction waits for the one in progress on this thread (see
 // destroy_task_frame), linked through m_queue_next: a task with no owner left is in no queue.
-thread_local bool t_destroying = false;
-thread_local TaskBase* t_deferred = nullptr;
+struct Destroying {
+    bool active = false;
+    TaskBase* deferred = nullptr;
+};
+UNSYNC_INITIAL_EXEC thread_local Destroying t_destroying;
 
 long futex(const void* word, int op, std::uint32_t value, const timespec* timeout) noexcept {
     return ::syscall(SYS_futex, word, op, value, timeout, nullptr, 0);
@@ -64,6 +68,10 @@ void throw_already_completed() {
 
 void throw_no_state() {
     throw invalid_state_error("unsync: this Unfuture has no state (it was moved from)");
+}
+
+void StateBase::rethrow_error() const {
+    std::rethrow_exception(m_error);
 }
 
 std::exception_ptr make_cancelled(const char* why) {
@@ -269,19 +277,21 @@ void forget_handoffs_after_fork() noexcept {
 }
 
 void destroy_task_frame(TaskBase* task) noexcept {
-    if (t_destroying) {
+    // Its address once: the compiler would otherwise recompute it after every call.
+    Destroying* const d = &t_destroying;
+    if (d->active) {
         // Relaxed: only this thread reads the link.
-        task->m_queue_next.store(t_deferred, std::memory_order_relaxed);
-        t_deferred = task;
+        task->m_queue_next.store(d->deferred, std::memory_order_relaxed);
+        d->deferred = task;
         return;
     }
-    t_destroying = true;
+    d->active = true;
     task->handle().destroy();
-    while (TaskBase* next = t_deferred) {
-        t_deferred = next->m_queue_next.load(std::memory_order_relaxed);
+    while (TaskBase* next = d->deferred) {
+        d->deferred = next->m_queue_next.load(std::memory_order_relaxed);
         next->handle().destroy();
     }
-    t_destroying = false;
+    d->active = false;
 }
 
 }  // namespace unsync::detail

@@ -83,13 +83,8 @@ public:
     decltype(auto) await_resume() const {
         if (m_task) {
             m_task->m_wait_node = nullptr;
-            // Cancelled while suspended: the awaiting expression throws, even if the future
-            // completed meanwhile (as asyncio does); but a grant made (a lock, a permit, an
-            // item) is returned, lest it be lost: the task's next suspension throws.
-            if (m_task->m_cancelled &&
-                !(state()->is_grant() && state()->done() && !state()->has_error())) {
-                std::rethrow_exception(make_cancelled("unsync: task cancelled"));
-            }
+            if (m_task->m_cancelled) [[unlikely]]
+                throw_if_cancelled();
         }
         if constexpr (Mode == AwaitMode::done_only) {
             return;
@@ -106,6 +101,14 @@ public:
     }
 
 private:
+    // Cancelled while suspended: the awaiting expression throws, even if the future completed
+    // meanwhile (as asyncio does); but a grant made (a lock, a permit, an item) is returned, lest
+    // it be lost: the task's next suspension throws. Out of line: it keeps await_resume small.
+    [[gnu::noinline]] void throw_if_cancelled() const {
+        if (!(state()->is_grant() && state()->done() && !state()->has_error()))
+            std::rethrow_exception(make_cancelled("unsync: task cancelled"));
+    }
+
     // The awaited state, kept once (in m_awaited): the awaiter is part of the frame.
     State<T>* state() const noexcept { return static_cast<State<T>*>(m_awaited); }
 };

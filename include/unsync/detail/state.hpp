@@ -159,8 +159,8 @@ public:
     bool has_error() const noexcept { return m_error != nullptr; }
     const std::exception_ptr& error() const noexcept { return m_error; }
     void rethrow_if_error() const {
-        if (m_error)
-            std::rethrow_exception(m_error);
+        if (m_error) [[unlikely]]
+            rethrow_error();
     }
 
     void wait() const noexcept;
@@ -215,6 +215,8 @@ private:
         return true;
     }
     void complete_slow(bool drop_ref) noexcept;
+    // Out of line: the copy and the throw would keep every read of a result from being inlined.
+    [[noreturn]] void rethrow_error() const;
     // release() of the reference k_finishing stands for, clearing the bit in the same RMW.
     void release_finisher() noexcept;
 
