@@ -38,6 +38,7 @@
 #include <typeinfo>
 #include <variant>
 
+#include <unsync/detail/process_backend.hpp>
 #include <unsync/errors.hpp>
 
 #include "detail/intrusive_fifo.hpp"
@@ -160,6 +161,12 @@ const bool g_unserved_worker_alarm = [] {
     return true;
 }();
 
+// The backend a library such as unsync::mpi registered before main(), and the one that
+// serve_if_worker() found in charge of this launch. Release/acquire: a pool that sees the active
+// backend sees the state its serve_if_worker() set up.
+constinit std::atomic<const detail::RemoteBackend*> g_registered_backend{nullptr};
+constinit std::atomic<const detail::RemoteBackend*> g_active_backend{nullptr};
+
 void fail_if_unserved_worker() {
     if (std::getenv(k_worker_env) && !g_serving.load(std::memory_order_relaxed)) {
         std::fputs(k_forgot_serve_message, stderr);
@@ -214,11 +221,25 @@ void wake_proxy(int fd) noexcept {
 
 }  // namespace detail
 
+namespace detail {
+
+void register_remote_backend(const RemoteBackend* backend) noexcept {
+    g_registered_backend.store(backend, std::memory_order_release);
+}
+
+}  // namespace detail
+
 void serve_if_worker() {
     detail::check_cpu_registry();
     const char* env = std::getenv(k_worker_env);
-    if (!env)
+    if (!env) {
+        // Not a local worker: a registered backend may serve (and then never return here) or
+        // take this process's calls.
+        const detail::RemoteBackend* backend = g_registered_backend.load(std::memory_order_acquire);
+        if (backend && backend->serve_if_worker())
+            g_active_backend.store(backend, std::memory_order_release);
         return;
+    }
     int fd = -1;
     long parent = -1;
     if (std::sscanf(env, "%d:%ld", &fd, &parent) != 2 || fd < 0)
@@ -298,6 +319,8 @@ struct ProcessPool::Impl {
     bool stopping = false;
     bool started = false;
     std::vector<Slot> slots;
+    // Set when a remote backend (unsync::mpi) runs this pool's calls; the slots then stay unused.
+    std::unique_ptr<detail::RemotePool> remote;
     // When shutdown stops waiting for running calls (steady clock, in its ticks); max: not yet.
     // Release/acquire: a proxy that reads a deadline sees the shutdown that set it.
     std::atomic<std::chrono::steady_clock::rep> grace_end{
@@ -541,14 +564,17 @@ void ProcessPool::Impl::proxy(Slot& slot) {
     reap(slot, false);
 }
 
-ProcessPool::ProcessPool(ProcessPoolOptions options) : m_impl(std::make_unique<Impl>(options)) {}
+ProcessPool::ProcessPool(ProcessPoolOptions options) : m_impl(std::make_unique<Impl>(options)) {
+    if (const auto* backend = g_active_backend.load(std::memory_order_acquire))
+        m_impl->remote = backend->make_pool(m_impl->options);
+}
 
 ProcessPool::~ProcessPool() {
     shutdown();
 }
 
 std::size_t ProcessPool::size() const noexcept {
-    return m_impl->options.size;
+    return m_impl->remote ? m_impl->remote->size() : m_impl->options.size;
 }
 
 std::vector<int> ProcessPool::worker_pids() const {
@@ -565,6 +591,8 @@ void ProcessPool::submit_job(ProcessJob* job) noexcept {
     // A worker that forgot serve_if_worker() and runs main() must not start workers in turn.
     fail_if_unserved_worker();
     Impl& impl = *m_impl;
+    if (impl.remote)
+        return impl.remote->submit(job);
     {
         std::unique_lock lock(impl.mutex);
         if (!impl.stopping) {
@@ -600,6 +628,8 @@ void ProcessPool::submit_job(ProcessJob* job) noexcept {
 
 void ProcessPool::shutdown() noexcept {
     Impl& impl = *m_impl;
+    if (impl.remote)
+        impl.remote->shutdown();
     ProcessJob* jobs = nullptr;
     {
         std::lock_guard lock(impl.mutex);
