@@ -44,16 +44,16 @@ bool process_with_token_runs(const std::string& token) {
     return false;
 }
 
-// Runs `mpi_app mode token` under mpirun with the given options (or alone, for an empty
+// Runs `program mode token` under mpirun with the given options (or alone, for an empty
 // launcher), killed after the watchdog's time.
 Outcome run_app(const std::string& launcher, const std::string& mode, const std::string& token,
-                int watchdog_s = 90) {
+                int watchdog_s = 90, const char* program = UNSYNC_MPI_APP) {
     const auto dir = std::filesystem::temp_directory_path();
     const auto out = dir / (token + ".out");
     const auto err = dir / (token + ".err");
     const std::string command = "timeout -k 5 " + std::to_string(watchdog_s) + " " + launcher +
-                                " " + UNSYNC_MPI_APP + " " + mode + " " + token + " >" +
-                                out.string() + " 2>" + err.string() + " </dev/null";
+                                " " + program + " " + mode + " " + token + " >" + out.string() +
+                                " 2>" + err.string() + " </dev/null";
     const auto start = std::chrono::steady_clock::now();
     const int rc = std::system(command.c_str());
     Outcome r;
@@ -172,6 +172,16 @@ TEST(MpiLocal, OneRankLaunchUsesLocalWorkers) {
     const Outcome r = run_app(std::string(UNSYNC_MPIRUN) + " -np 1", "local", unique_token());
     EXPECT_EQ(r.status, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("OK local"), std::string::npos) << r.out << r.err;
+}
+
+// The program names nothing of unsync::mpi; linking it is enough, static or shared.
+TEST(MpiLink, LinkingTheLibraryIsEnough) {
+    prepare_mpirun_environment();
+    const Outcome r = run_app(std::string(UNSYNC_MPIRUN) + " --oversubscribe -np 2", "",
+                              unique_token(), 90, UNSYNC_MPI_PLAIN);
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    // Not "served by rank 0" and "served by rank 1": two copies of the program on local workers.
+    EXPECT_EQ(r.out, "served by rank 1\n") << r.err;
 }
 
 TEST(MpiLocal, WithoutMpirunUsesLocalWorkers) {
