@@ -116,6 +116,14 @@ TEST_P(Mpi, CallsRunOnTheRanksWithTheLocalPoolsSemantics) {
     expect_ok(3, "semantics");
 }
 
+// Several calls queued on each rank (Options::calls_per_rank) still reach their own futures.
+TEST_P(Mpi, SeveralCallsPerRankKeepTheirResults) {
+    const std::string token = unique_token();
+    const Outcome r = run_app(mpirun(3) + " -x UNSYNC_MPI_CALLS_PER_RANK=3", "semantics", token);
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("OK semantics"), std::string::npos) << r.out << r.err;
+}
+
 TEST_P(Mpi, PayloadsLargerThanAPieceArriveWhole) {
     expect_ok(3, "pieces");
 }

@@ -24,7 +24,8 @@ struct Options {
     // The environment variable UNSYNC_PROCESS_BACKEND (auto, local or mpi) overrides this.
     Backend backend = Backend::automatic;
     // Calls a serving rank is sent before it has replied to the first: 1 sends each call to a
-    // free rank; more hide the network's latency for short calls, at the cost of balance.
+    // free rank; more hide the network's latency for short calls, at the cost of balance. The
+    // environment variable UNSYNC_MPI_CALLS_PER_RANK overrides this.
     std::size_t calls_per_rank = 1;
     // The largest part of a payload sent as one MPI message (MPI counts are int); a larger
     // argument or result travels in pieces of this size. Each sender uses its own.

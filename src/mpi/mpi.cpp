@@ -50,6 +50,7 @@ constexpr std::chrono::seconds k_exit_grace{10};
 constexpr std::size_t k_buffer_keep = std::size_t{1} << 20;
 
 constexpr const char* k_backend_env = "UNSYNC_PROCESS_BACKEND";
+constexpr const char* k_calls_per_rank_env = "UNSYNC_MPI_CALLS_PER_RANK";
 
 std::mutex g_options_mutex;
 mpi::Options g_options;  // guarded by g_options_mutex
@@ -59,9 +60,23 @@ std::atomic<bool> g_serve_called{false};
 std::atomic<int> g_rank{-1};
 std::atomic<int> g_world_size{0};
 
+// The options, with what the environment overrides (a launch can tune them without a rebuild).
 mpi::Options options() {
-    std::lock_guard lock(g_options_mutex);
-    return g_options;
+    mpi::Options o;
+    {
+        std::lock_guard lock(g_options_mutex);
+        o = g_options;
+    }
+    if (const char* env = std::getenv(k_calls_per_rank_env); env && *env) {
+        char* end = nullptr;
+        const unsigned long n = std::strtoul(env, &end, 10);
+        if (*end != '\0' || n == 0) {
+            throw std::invalid_argument(std::string("unsync: ") + k_calls_per_rank_env +
+                                        " must be a positive number, not " + env);
+        }
+        o.calls_per_rank = n;
+    }
+    return o;
 }
 
 // The backend this launch asks for: the environment wins over the options.
@@ -239,7 +254,8 @@ public:
 
 private:
     void run();
-    bool dispatch(std::unique_lock<std::mutex>& lock, std::vector<std::size_t>& started);
+    bool dispatch(std::unique_lock<std::mutex>& lock,
+                  std::vector<std::pair<std::size_t, Call*>>& started);
     void start_sends(std::size_t rank, Call& call);
     bool progress_sends();
     bool complete_early();
@@ -289,7 +305,8 @@ std::size_t Communicator::free_rank() const noexcept {
     return best;
 }
 
-bool Communicator::dispatch(std::unique_lock<std::mutex>& lock, std::vector<std::size_t>& started) {
+bool Communicator::dispatch(std::unique_lock<std::mutex>& lock,
+                            std::vector<std::pair<std::size_t, Call*>>& started) {
     std::vector<ProcessJob*> discarded;
     bool any = false;
     while (!m_queue.empty()) {
@@ -303,9 +320,10 @@ bool Communicator::dispatch(std::unique_lock<std::mutex>& lock, std::vector<std:
             continue;
         }
         ++pool->live;
+        // A deque keeps its elements where they are as it grows at either end.
         m_ranks[r].calls.push_back(Call{job, pool, {}, {}});
         m_ranks[r].last_used = ++m_dispatches;
-        started.push_back(r);
+        started.emplace_back(r, &m_ranks[r].calls.back());
         any = true;
     }
     lock.unlock();
@@ -476,7 +494,7 @@ void Communicator::run() {
     pthread_setname_np(pthread_self(), "unsync-mpi");
     std::string first;
     std::string pieces;
-    std::vector<std::size_t> started;
+    std::vector<std::pair<std::size_t, Call*>> started;
     wire::Backoff backoff(k_caller_max_sleep, k_caller_deep_sleep);
     std::unique_lock lock(m_mutex);
     for (;;) {
@@ -489,9 +507,8 @@ void Communicator::run() {
         lock.unlock();
         for (auto [job, pool] : refused)
             fail_unsent(job, "unsync: the program is exiting; the call was not sent");
-        // Each started call is the last of its rank's.
-        for (std::size_t r : started)
-            start_sends(r, m_ranks[r].calls.back());
+        for (auto [rank, call] : started)
+            start_sends(rank, *call);
         active |= progress_sends();
         active |= complete_early();
         active |= receive_replies(first, pieces);
