@@ -192,6 +192,17 @@ TEST(MpiLink, LinkingTheLibraryIsEnough) {
     EXPECT_EQ(r.out, "served by rank 1\n") << r.err;
 }
 
+// UNSYNC_PROCESS_BACKEND=local under mpirun: no MPI; each rank runs main() on local workers.
+TEST(MpiLink, BackendForcedLocalIgnoresTheRanks) {
+    prepare_mpirun_environment();
+    const Outcome r = run_app(
+        std::string(UNSYNC_MPIRUN) + " --oversubscribe -np 2 -x UNSYNC_PROCESS_BACKEND=local", "",
+        unique_token(), 90, UNSYNC_MPI_PLAIN);
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("served by rank 0\n"), std::string::npos) << r.out << r.err;
+    EXPECT_NE(r.out.find("served by rank 1\n"), std::string::npos) << r.out << r.err;
+}
+
 TEST(MpiLocal, WithoutMpirunUsesLocalWorkers) {
     const Outcome r = run_app("", "local", unique_token());
     EXPECT_EQ(r.status, 0) << r.out << r.err;
