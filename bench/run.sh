@@ -19,7 +19,7 @@ build=1
 jobs=2
 nice_level=0
 build_dir="$repo/build/bench"
-workloads="spawn await_chain submit pingpong then then@1000000 timers procs proc_trivial seed_sleep seed_then seed_mixing"
+workloads="spawn await_chain submit pingpong then then@1000000 timers procs proc_trivial procs_mpi proc_trivial_mpi procs_mpi_tcp proc_trivial_mpi_tcp seed_sleep seed_then seed_mixing"
 impls="unsync asio std tbb"
 
 usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
@@ -41,7 +41,8 @@ done
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --reps needs a positive integer" >&2; exit 1; }
 
 # ---- packages ---------------------------------------------------------------------------------
-need=(g++ cmake ninja-build pkg-config libasio-dev libcereal-dev libbenchmark-dev libtbb-dev time python3)
+need=(g++ cmake ninja-build pkg-config libasio-dev libcereal-dev libbenchmark-dev libtbb-dev time python3
+    openmpi-bin libopenmpi-dev)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -83,10 +84,27 @@ n_for() {
         case "$w" in
             spawn) echo 20000 ;; await_chain) echo 100000 ;; submit) echo 20000 ;;
             pingpong) echo 5000 ;; then) echo 10000 ;; timers) echo 10000 ;;
-            procs) echo 20 ;; proc_trivial) echo 1000 ;; *) echo "" ;;
+            procs | procs_mpi*) echo 20 ;; proc_trivial | proc_trivial_mpi*) echo 1000 ;;
+            *) echo "" ;;
         esac
     fi
 }
+
+# ---- the *_mpi workloads ------------------------------------------------------------------------
+# procs / proc_trivial with unsync::mpi under mpirun -np 3 (rank 0 runs the workload, two ranks
+# serve its calls), over shared memory (*_mpi) or TCP (*_mpi_tcp). unsync only; the others n/a.
+mpi_command() { # usage: mpi_command WORKLOAD -> sets mpi_cmd, or returns 1 if not an MPI one
+    local w="$1" btl=self,vader
+    case "$w" in
+        *_mpi) ;;
+        *_mpi_tcp) btl=self,tcp ;;
+        *) return 1 ;;
+    esac
+    mpi_cmd=(mpirun --oversubscribe -np 3 --mca btl "$btl" "$bin_dir/unsync_mpi_bench"
+        "${w%%_mpi*}")
+}
+# Open MPI refuses root without these; the benchmark machine may be a root container.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 # ---- runs ---------------------------------------------------------------------------------------
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -134,9 +152,18 @@ for ((rep = 0; rep < reps; ++rep)); do
             rss_file="$out_dir/rss.tmp"
             n_arg=()
             [[ -n "$n" ]] && n_arg=("$n")
+            cmd=("$bin_dir/${impl}_bench" "$w")
+            if mpi_command "$w"; then
+                # Only unsync has them, built with unsync::mpi and with mpirun at hand.
+                if [[ $impl != unsync || ! -x "$bin_dir/unsync_mpi_bench" ]] ||
+                    ! command -v mpirun >/dev/null; then
+                    continue
+                fi
+                cmd=("${mpi_cmd[@]}")
+            fi
             set +e
             nice -n "$nice_level" /usr/bin/time -f '%M' -o "$rss_file" \
-                timeout 300 "$bin_dir/${impl}_bench" "$w" "${n_arg[@]}" >"$out_dir/out.tmp" 2>>"$out_dir/stderr.log"
+                timeout 300 "${cmd[@]}" "${n_arg[@]}" >"$out_dir/out.tmp" 2>>"$out_dir/stderr.log"
             rc=$?
             set -e
             line="$(grep '^RESULT' "$out_dir/out.tmp" | tail -1 || true)"

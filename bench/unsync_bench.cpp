@@ -11,6 +11,9 @@
 
 #include <unsync/process_pool.hpp>
 #include <unsync/unsync.hpp>
+#ifdef UNSYNC_BENCH_MPI
+#include <unsync/mpi.hpp>
+#endif
 
 #include "common.hpp"
 
@@ -269,6 +272,13 @@ int main(int argc, char** argv) {
     unsync::serve_if_worker();
     const Args a = bench::parse_args(argc, argv);
     const std::string& w = a.workload;
+#ifdef UNSYNC_BENCH_MPI
+    // The *_mpi workloads measure calls on MPI ranks: refuse to measure the local pool instead.
+    if (unsync::mpi::world_size() < 2) {
+        std::fprintf(stderr, "unsync_mpi_bench: run it under mpirun with two ranks or more\n");
+        return 1;
+    }
+#endif
     if (w == "procs")
         return procs(a);
     if (w == "proc_trivial")

@@ -2,6 +2,7 @@
 # Builds the Debian package libunsync-dev (shared + static library, headers, CMake package,
 # pkg-config file) into build/deb/. Usage: scripts/build-deb.sh
 # Needs the build dependencies (scripts/quickstart.sh installs them) and dpkg-dev.
+# The package is the core alone: unsync::mpi (UNSYNC_MPI) would make it depend on Open MPI.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -10,7 +11,7 @@ out=build/deb
 jobs=2
 
 common=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DUNSYNC_BUILD_TESTS=OFF -DUNSYNC_BUILD_EXAMPLES=OFF
-    -DUNSYNC_BUILD_BENCH=OFF -DCMAKE_INSTALL_PREFIX=/usr)
+    -DUNSYNC_BUILD_BENCH=OFF -DCMAKE_INSTALL_PREFIX=/usr -DUNSYNC_MPI=OFF)
 
 cmake -S . -B "$out/static" "${common[@]}" -DBUILD_SHARED_LIBS=OFF
 cmake --build "$out/static" -j "$jobs"

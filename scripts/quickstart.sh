@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # unsync quickstart (Debian 12). Usage:
 #   scripts/quickstart.sh demo   # install deps if missing, build the `release` preset, run the tour
-#   scripts/quickstart.sh test   # install deps if missing, build the `release` preset, run ctest
+#   scripts/quickstart.sh test   # install deps if missing (Open MPI too), build the `release`
+#                                # preset, run ctest
 # Works from any directory. Missing Debian packages are installed with apt-get when run as
 # root; otherwise the script prints the apt-get command to run and exits 1.
 set -euo pipefail
@@ -22,6 +23,10 @@ cd "$repo_root"
 # 1. Dependencies (Debian packages only)
 # ---------------------------------------------------------------------------------------------
 packages=(g++ cmake ninja-build pkg-config libasio-dev libgtest-dev libcereal-dev)
+# The test suite also covers unsync::mpi (cpu_bound calls on MPI ranks), which needs Open MPI.
+if [[ $mode == test ]]; then
+    packages+=(openmpi-bin libopenmpi-dev)
+fi
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"

@@ -1,7 +1,5 @@
 #include <unsync/process_pool.hpp>
 
-#include <cxxabi.h>
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -40,6 +38,7 @@
 #include <typeinfo>
 #include <variant>
 
+#include <unsync/detail/process_backend.hpp>
 #include <unsync/errors.hpp>
 
 #include "detail/intrusive_fifo.hpp"
@@ -64,6 +63,7 @@ constexpr const char* k_forgot_serve_message =
     "line of main()\n";
 constexpr std::uint32_t k_request_magic = 0x51534e55;  // "UNSQ"
 constexpr std::uint32_t k_reply_magic = 0x52534e55;    // "UNSR"
+// k_ok and k_error are detail::CallStatus's values; k_ready is the worker's first message.
 enum Status : std::uint32_t { k_ok = 0, k_error = 1, k_ready = 2 };
 
 struct RequestHeader {
@@ -106,6 +106,9 @@ bool write_full(int fd, const void* data, std::size_t size) {
     return true;
 }
 
+// A proxy keeps its reply buffer between calls up to this size, and frees a larger one.
+constexpr std::size_t k_reply_buffer_keep = std::size_t{1} << 20;
+
 // How long a new worker may take to say it serves: exec, the program's static initializers and
 // the start of main(), under a sanitizer on a loaded machine included.
 constexpr std::chrono::seconds k_start_timeout{30};
@@ -142,17 +145,6 @@ bool write_reply(int fd, Status status, const std::string& payload) {
     return write_full(fd, &h, sizeof h) && write_full(fd, payload.data(), payload.size());
 }
 
-std::map<std::string, detail::CpuEntry, std::less<>>& registry() {
-    static std::map<std::string, detail::CpuEntry, std::less<>> entries;
-    return entries;
-}
-
-// Keys that two different functions claimed (guarded by registry_mutex): calls through them fail.
-std::vector<std::string>& collisions() {
-    static std::vector<std::string> keys;
-    return keys;
-}
-
 // Set once serve_if_worker() has taken over a worker process. Atomic only because a program may
 // make CPU-bound calls from several threads (fail_if_unserved_worker reads it).
 std::atomic<bool> g_serving{false};
@@ -169,156 +161,17 @@ const bool g_unserved_worker_alarm = [] {
     return true;
 }();
 
+// The backend a library such as unsync::mpi registered before main(), and the one that
+// serve_if_worker() found in charge of this launch. Release/acquire: a pool that sees the active
+// backend sees the state its serve_if_worker() set up.
+constinit std::atomic<const detail::RemoteBackend*> g_registered_backend{nullptr};
+constinit std::atomic<const detail::RemoteBackend*> g_active_backend{nullptr};
+
 void fail_if_unserved_worker() {
     if (std::getenv(k_worker_env) && !g_serving.load(std::memory_order_relaxed)) {
         std::fputs(k_forgot_serve_message, stderr);
         std::_Exit(k_forgot_serve_status);
     }
-}
-
-std::mutex& registry_mutex() {
-    static std::mutex m;
-    return m;
-}
-
-std::string demangle(const char* name) {
-    int status = 0;
-    std::unique_ptr<char, void (*)(void*)> out(abi::__cxa_demangle(name, nullptr, nullptr, &status),
-                                               std::free);
-    return status == 0 && out ? std::string(out.get()) : std::string(name);
-}
-
-// Runs one call in the worker; the reply says how it went.
-Status run_call(std::string_view key, std::string_view request, std::string& reply) {
-    detail::CpuEntry entry = nullptr;
-    {
-        std::lock_guard lock(registry_mutex());
-        auto it = registry().find(key);
-        if (it != registry().end())
-            entry = it->second;
-    }
-    std::string type;
-    std::string what;
-    // An error code travels with its value and its category's name, so that the caller can
-    // rebuild system_error, ios_base::failure and future_error with the same code.
-    int code = 0;
-    std::string category;
-    try {
-        if (key.find("#collision") != std::string_view::npos) {
-            throw std::logic_error(
-                "unsync: two CPU-bound functions of this program share the "
-                "identity " +
-                std::string(key) + "; rename one of them");
-        }
-        if (!entry) {
-            throw std::logic_error("unsync: this program has no CPU-bound function " +
-                                   std::string(key) + " (is the worker the same program?)");
-        }
-        entry(request, reply);
-        return k_ok;
-    } catch (const std::system_error& e) {
-        type = demangle(typeid(e).name());
-        what = e.what();
-        code = e.code().value();
-        category = e.code().category().name();
-    } catch (const std::future_error& e) {
-        type = demangle(typeid(e).name());
-        what = e.what();
-        code = e.code().value();
-        category = e.code().category().name();
-    } catch (const std::exception& e) {
-        type = demangle(typeid(e).name());
-        what = e.what();
-    } catch (...) {
-        const std::type_info* t = abi::__cxa_current_exception_type();
-        type = t ? demangle(t->name()) : "unknown exception";
-    }
-    reply.clear();
-    detail::serialize_to(reply, type, what, code, category);
-    return k_error;
-}
-
-// The std exceptions a worker's error can be rebuilt as in the caller, by exact type.
-// The category of an error code, by the name the worker sent; null for one this process cannot
-// name (a program's own category): such an error arrives as remote_error.
-const std::error_category* category_named(std::string_view name) {
-    for (const std::error_category* c : {&std::generic_category(), &std::system_category(),
-                                         &std::iostream_category(), &std::future_category()}) {
-        if (name == c->name())
-            return c;
-    }
-    return nullptr;
-}
-
-// system_error's what() is "<what_arg>: <message>"; the constructor appends the message again.
-std::string what_arg_of(const std::string& what, const std::error_code& ec) {
-    const std::string suffix = ": " + ec.message();
-    if (what.size() >= suffix.size() &&
-        what.compare(what.size() - suffix.size(), suffix.size(), suffix) == 0) {
-        return what.substr(0, what.size() - suffix.size());
-    }
-    return what == ec.message() ? std::string() : what;
-}
-
-template <class E>
-std::exception_ptr make_error_with_what(const std::string& what) {
-    return std::make_exception_ptr(E(what));
-}
-
-// The std exceptions a worker's error can be rebuilt as in the caller, by exact type; those with
-// an error code keep it.
-std::exception_ptr rebuild(std::string_view payload) {
-    std::string type;
-    std::string what;
-    int code = 0;
-    std::string category;
-    try {
-        detail::deserialize_from(payload, type, what, code, category);
-    } catch (...) {
-        return std::make_exception_ptr(broken_worker_error("unsync: unreadable error from worker"));
-    }
-    using Make = std::exception_ptr (*)(const std::string&);
-    static const std::map<std::string, Make, std::less<>> with_what = {
-        {"std::runtime_error", &make_error_with_what<std::runtime_error>},
-        {"std::logic_error", &make_error_with_what<std::logic_error>},
-        {"std::invalid_argument", &make_error_with_what<std::invalid_argument>},
-        {"std::domain_error", &make_error_with_what<std::domain_error>},
-        {"std::length_error", &make_error_with_what<std::length_error>},
-        {"std::out_of_range", &make_error_with_what<std::out_of_range>},
-        {"std::range_error", &make_error_with_what<std::range_error>},
-        {"std::overflow_error", &make_error_with_what<std::overflow_error>},
-        {"std::underflow_error", &make_error_with_what<std::underflow_error>},
-    };
-    // Their what() is fixed by the library: the type is all there is to rebuild.
-    static const std::map<std::string, std::exception_ptr (*)(), std::less<>> fixed = {
-        {"std::bad_alloc", [] { return std::make_exception_ptr(std::bad_alloc()); }},
-        {"std::bad_array_new_length",
-         [] { return std::make_exception_ptr(std::bad_array_new_length()); }},
-        {"std::bad_cast", [] { return std::make_exception_ptr(std::bad_cast()); }},
-        {"std::bad_typeid", [] { return std::make_exception_ptr(std::bad_typeid()); }},
-        {"std::bad_function_call",
-         [] { return std::make_exception_ptr(std::bad_function_call()); }},
-        {"std::bad_optional_access",
-         [] { return std::make_exception_ptr(std::bad_optional_access()); }},
-        {"std::bad_variant_access",
-         [] { return std::make_exception_ptr(std::bad_variant_access()); }},
-        {"std::bad_weak_ptr", [] { return std::make_exception_ptr(std::bad_weak_ptr()); }},
-        {"std::bad_exception", [] { return std::make_exception_ptr(std::bad_exception()); }},
-    };
-    if (auto it = with_what.find(type); it != with_what.end())
-        return it->second(what);
-    if (auto it = fixed.find(type); it != fixed.end())
-        return it->second();
-    if (const std::error_category* cat = category_named(category)) {
-        const std::error_code ec(code, *cat);
-        if (type == "std::system_error")
-            return std::make_exception_ptr(std::system_error(ec, what_arg_of(what, ec)));
-        if (type == "std::future_error" && cat == &std::future_category())
-            return std::make_exception_ptr(std::future_error(static_cast<std::future_errc>(code)));
-        if (type.starts_with("std::ios_base::failure"))
-            return std::make_exception_ptr(std::ios_base::failure(what_arg_of(what, ec), ec));
-    }
-    return std::make_exception_ptr(remote_error(std::move(type), what));
 }
 
 std::vector<std::string> own_command_line() {
@@ -366,52 +219,27 @@ void wake_proxy(int fd) noexcept {
     }
 }
 
-// A function's identity across the process boundary: its type name (which two functions of the
-// same name with internal linkage share), made unique by the entry's offset in its loaded module
-// (the same in the workers, which run the same program). Two functions that still share the key
-// leave a collision behind, and their calls fail instead of running the wrong one.
-const char* register_cpu_entry(const char* type_name, CpuEntry entry) noexcept {
-    try {
-        std::string key = type_name;
-        Dl_info info{};
-        // The function pointer's address, converted as POSIX allows for dladdr.
-        const void* address = reinterpret_cast<const void*>(entry);
-        if (::dladdr(address, &info) != 0 && info.dli_fbase) {
-            char offset[32];
-            std::snprintf(offset, sizeof offset, "+%zx",
-                          static_cast<std::size_t>(static_cast<const char*>(address) -
-                                                   static_cast<const char*>(info.dli_fbase)));
-            key += offset;
-        }
-        std::lock_guard lock(registry_mutex());
-        auto [it, inserted] = registry().emplace(std::move(key), entry);
-        if (!inserted && it->second != entry) {
-            collisions().push_back(it->first);
-            auto [bad, unused] = registry().emplace(it->first + "#collision", nullptr);
-            (void)unused;
-            return bad->first.c_str();
-        }
-        return it->first.c_str();  // map nodes do not move
-    } catch (...) {
-        return nullptr;
-    }
+}  // namespace detail
+
+namespace detail {
+
+void register_remote_backend(const RemoteBackend* backend) noexcept {
+    g_registered_backend.store(backend, std::memory_order_release);
 }
 
 }  // namespace detail
 
 void serve_if_worker() {
-    {
-        std::lock_guard lock(registry_mutex());
-        if (!collisions().empty()) {
-            throw invalid_state_error(
-                "unsync: two CPU-bound functions of this program share the "
-                "identity " +
-                collisions().front() + "; rename one of them");
-        }
-    }
+    detail::check_cpu_registry();
     const char* env = std::getenv(k_worker_env);
-    if (!env)
+    if (!env) {
+        // Not a local worker: a registered backend may serve (and then never return here) or
+        // take this process's calls.
+        const detail::RemoteBackend* backend = g_registered_backend.load(std::memory_order_acquire);
+        if (backend && backend->serve_if_worker())
+            g_active_backend.store(backend, std::memory_order_release);
         return;
+    }
     int fd = -1;
     long parent = -1;
     if (std::sscanf(env, "%d:%ld", &fd, &parent) != 2 || fd < 0)
@@ -444,7 +272,8 @@ void serve_if_worker() {
             break;
         }
         reply.clear();
-        const Status status = run_call(key, request, reply);
+        const Status status =
+            detail::run_cpu_call(key, request, reply) == detail::CallStatus::ok ? k_ok : k_error;
         // _Exit below skips stdio's flush at exit, so what the call printed goes out now.
         std::cout.flush();
         std::fflush(nullptr);
@@ -490,6 +319,8 @@ struct ProcessPool::Impl {
     bool stopping = false;
     bool started = false;
     std::vector<Slot> slots;
+    // Set when a remote backend (unsync::mpi) runs this pool's calls; the slots then stay unused.
+    std::unique_ptr<detail::RemotePool> remote;
     // When shutdown stops waiting for running calls (steady clock, in its ticks); max: not yet.
     // Release/acquire: a proxy that reads a deadline sees the shutdown that set it.
     std::atomic<std::chrono::steady_clock::rep> grace_end{
@@ -723,24 +554,27 @@ void ProcessPool::Impl::proxy(Slot& slot) {
         if (h.status == k_ok) {
             job->m_finish(job, reply);
         } else {
-            job->m_fail(job, rebuild(reply));
+            job->m_fail(job, detail::rebuild_cpu_error(reply));
         }
         // Do not keep a 64 MiB buffer around for the next small call.
-        if (reply.capacity() > (1u << 20))
+        if (reply.capacity() > k_reply_buffer_keep)
             std::string().swap(reply);
     }
     // Closing the socket tells the worker to exit; then collect it.
     reap(slot, false);
 }
 
-ProcessPool::ProcessPool(ProcessPoolOptions options) : m_impl(std::make_unique<Impl>(options)) {}
+ProcessPool::ProcessPool(ProcessPoolOptions options) : m_impl(std::make_unique<Impl>(options)) {
+    if (const auto* backend = g_active_backend.load(std::memory_order_acquire))
+        m_impl->remote = backend->make_pool(m_impl->options);
+}
 
 ProcessPool::~ProcessPool() {
     shutdown();
 }
 
 std::size_t ProcessPool::size() const noexcept {
-    return m_impl->options.size;
+    return m_impl->remote ? m_impl->remote->size() : m_impl->options.size;
 }
 
 std::vector<int> ProcessPool::worker_pids() const {
@@ -757,6 +591,8 @@ void ProcessPool::submit_job(ProcessJob* job) noexcept {
     // A worker that forgot serve_if_worker() and runs main() must not start workers in turn.
     fail_if_unserved_worker();
     Impl& impl = *m_impl;
+    if (impl.remote)
+        return impl.remote->submit(job);
     {
         std::unique_lock lock(impl.mutex);
         if (!impl.stopping) {
@@ -792,6 +628,8 @@ void ProcessPool::submit_job(ProcessJob* job) noexcept {
 
 void ProcessPool::shutdown() noexcept {
     Impl& impl = *m_impl;
+    if (impl.remote)
+        impl.remote->shutdown();
     ProcessJob* jobs = nullptr;
     {
         std::lock_guard lock(impl.mutex);

@@ -9,9 +9,9 @@
 #include <memory>
 #include <thread>
 
-#include <unsync/detail/process_job.hpp>
 #include <unsync/event_loop.hpp>
 #include <unsync/export.hpp>
+#include <unsync/process_pool_options.hpp>
 #include <unsync/thread_pool.hpp>
 
 /// Python unsync for C++: coroutines on an ambient event loop, plain functions on a thread pool,

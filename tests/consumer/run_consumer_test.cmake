@@ -79,4 +79,26 @@ run_step("build (pkg-config)"
 set(ENV{LD_LIBRARY_PATH} "${_prefix}/${INSTALL_LIBDIR}:$ENV{LD_LIBRARY_PATH}")
 run_step("run (pkg-config)" "${WORK_DIR}/consumer_pkgconfig")
 
+# 4. unsync::mpi, when this build installed it: the same program linked with it, through
+#    find_package(unsync COMPONENTS mpi) and through pkg-config unsync-mpi. Run without mpirun,
+#    it uses local workers (test_mpi covers mpirun).
+if(EXISTS "${_prefix}/${INSTALL_LIBDIR}/cmake/unsync/unsyncMpiTargets.cmake")
+    set(_mpi_args ${_configure_args})
+    list(TRANSFORM _mpi_args REPLACE "^${_build}$" "${_build}-mpi")
+    run_step("configure (unsync::mpi)" "${CMAKE_COMMAND}" ${_mpi_args}
+        -DUNSYNC_CONSUMER_TARGET=unsync::mpi -DUNSYNC_CONSUMER_COMPONENTS=mpi)
+    run_step("build (unsync::mpi)" "${CMAKE_COMMAND}" --build "${_build}-mpi" --config "${CONFIG}")
+    run_step("run (unsync::mpi)" "${_build}-mpi/consumer")
+    execute_process(COMMAND "${PKG_CONFIG}" --cflags --libs unsync-mpi
+        OUTPUT_VARIABLE _pc_mpi_flags OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _rc)
+    if(NOT _rc EQUAL 0)
+        message(FATAL_ERROR "consumer: pkg-config --cflags --libs unsync-mpi failed (${_rc})")
+    endif()
+    separate_arguments(_pc_mpi_flags UNIX_COMMAND "${_pc_mpi_flags}")
+    run_step("build (pkg-config unsync-mpi)"
+        "${CXX_COMPILER}" ${_cxx_flags} "${CONSUMER_SOURCE_DIR}/main.cpp"
+        -o "${WORK_DIR}/consumer_pkgconfig_mpi" ${_pc_mpi_flags})
+    run_step("run (pkg-config unsync-mpi)" "${WORK_DIR}/consumer_pkgconfig_mpi")
+endif()
+
 message(STATUS "consumer: OK (find_package + pkg-config)")

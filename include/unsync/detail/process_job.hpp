@@ -1,9 +1,8 @@
 #pragma once
-// The light part of the process pool: its options and its job node, for the runtime's headers.
-// The serialization (cereal) lives in <unsync/process_pool.hpp>.
+// The light part of the process pool: its job node, without cereal. The serialization lives in
+// <unsync/detail/process_codec.hpp>.
 
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <exception>
 #include <string>
@@ -11,29 +10,19 @@
 #include <utility>
 
 #include <unsync/export.hpp>
+#include <unsync/process_pool_options.hpp>
 
 namespace unsync {
-
-struct ProcessPoolOptions {
-    // Worker processes; 0 means one per core.
-    std::size_t size = 0;
-    // A call still running after this long has its worker killed and fails with timeout_error;
-    // zero means no limit.
-    std::chrono::milliseconds call_timeout{0};
-    // How long shutdown (and so exit) waits for calls already running; then their workers are
-    // killed and the calls fail with cancelled_error.
-    std::chrono::milliseconds shutdown_grace{10'000};
-};
 
 class ProcessPool;
 
 namespace detail {
 
-// A CPU-bound call on its way to a worker: the registry key of the function and its serialized
-// arguments. The typed part (the future's state) derives from it.
 // Wakes a proxy thread waiting for its worker's reply (an eventfd).
 UNSYNC_EXPORT void wake_proxy(int fd) noexcept;
 
+// A CPU-bound call on its way to a worker: the registry key of the function and its serialized
+// arguments. The typed part (the future's state) derives from it.
 struct ProcessJob {
     using Finish = void (*)(ProcessJob*, std::string_view reply) noexcept;
     using Fail = void (*)(ProcessJob*, std::exception_ptr error) noexcept;
