@@ -284,7 +284,7 @@ void serve_if_worker() {
     std::_Exit(0);
 }
 
-struct ProcessPool::Impl {
+struct detail::ProcessPoolImpl {
     struct Slot {
         pid_t pid = -1;  // guarded by mutex (the proxy thread writes it, worker_pids reads it)
         int fd = -1;     // the proxy thread's only
@@ -294,7 +294,7 @@ struct ProcessPool::Impl {
     // What ended the wait for a running call's reply.
     enum class Waited { reply, stop_requested, timed_out, shut_down, failed };
 
-    explicit Impl(ProcessPoolOptions o) : options(o) {
+    explicit ProcessPoolImpl(ProcessPoolOptions o) : options(o) {
         if (options.size == 0)
             options.size = std::max(1u, std::thread::hardware_concurrency());
         slots = std::vector<Slot>(options.size);
@@ -302,14 +302,14 @@ struct ProcessPool::Impl {
         for (auto& slot : slots)
             slot.wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     }
-    ~Impl() {
+    ~ProcessPoolImpl() {
         for (auto& slot : slots) {
             if (slot.wake >= 0)
                 ::close(slot.wake);
         }
     }
-    Impl(const Impl&) = delete;
-    Impl& operator=(const Impl&) = delete;
+    ProcessPoolImpl(const ProcessPoolImpl&) = delete;
+    ProcessPoolImpl& operator=(const ProcessPoolImpl&) = delete;
 
     ProcessPoolOptions options;
     std::vector<std::string> argv;  // the workers' command line, read with the first call
@@ -335,7 +335,7 @@ struct ProcessPool::Impl {
                        std::chrono::steady_clock::time_point call_deadline);
 };
 
-ProcessPool::Impl::Waited ProcessPool::Impl::await_reply(
+detail::ProcessPoolImpl::Waited detail::ProcessPoolImpl::await_reply(
     Slot& slot, const ProcessJob& job, std::chrono::steady_clock::time_point call_deadline) {
     using Clock = std::chrono::steady_clock;
     for (;;) {
@@ -366,7 +366,7 @@ ProcessPool::Impl::Waited ProcessPool::Impl::await_reply(
     }
 }
 
-ProcessJob* ProcessPool::Impl::take() {
+ProcessJob* detail::ProcessPoolImpl::take() {
     std::unique_lock lock(mutex);
     cv.wait(lock, [this] { return !queue.empty() || stopping; });
     if (queue.empty())
@@ -374,7 +374,7 @@ ProcessJob* ProcessPool::Impl::take() {
     return queue.pop();
 }
 
-bool ProcessPool::Impl::spawn(Slot& slot, std::string& error) {
+bool detail::ProcessPoolImpl::spawn(Slot& slot, std::string& error) {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         error = std::string("socketpair: ") + std::strerror(errno);
@@ -452,7 +452,7 @@ bool ProcessPool::Impl::spawn(Slot& slot, std::string& error) {
     return true;
 }
 
-std::string ProcessPool::Impl::reap(Slot& slot, bool kill_first) {
+std::string detail::ProcessPoolImpl::reap(Slot& slot, bool kill_first) {
     pid_t pid = -1;
     {
         std::lock_guard lock(mutex);
@@ -477,7 +477,7 @@ std::string ProcessPool::Impl::reap(Slot& slot, bool kill_first) {
     return "worker process " + std::to_string(pid) + " " + describe_exit(status);
 }
 
-bool ProcessPool::Impl::send(Slot& slot, const ProcessJob& job) {
+bool detail::ProcessPoolImpl::send(Slot& slot, const ProcessJob& job) {
     const std::size_t key_size = std::strlen(job.m_key);
     const RequestHeader h{k_request_magic, static_cast<std::uint32_t>(key_size),
                           job.m_request.size()};
@@ -485,7 +485,7 @@ bool ProcessPool::Impl::send(Slot& slot, const ProcessJob& job) {
            write_full(slot.fd, job.m_request.data(), job.m_request.size());
 }
 
-void ProcessPool::Impl::proxy(Slot& slot) {
+void detail::ProcessPoolImpl::proxy(Slot& slot) {
     pthread_setname_np(pthread_self(), "unsync-proc");
     std::string reply;
     while (ProcessJob* job = take()) {
@@ -564,7 +564,8 @@ void ProcessPool::Impl::proxy(Slot& slot) {
     reap(slot, false);
 }
 
-ProcessPool::ProcessPool(ProcessPoolOptions options) : m_impl(std::make_unique<Impl>(options)) {
+ProcessPool::ProcessPool(ProcessPoolOptions options)
+    : m_impl(std::make_unique<detail::ProcessPoolImpl>(options)) {
     if (const auto* backend = g_active_backend.load(std::memory_order_acquire))
         m_impl->remote = backend->make_pool(m_impl->options);
 }
@@ -590,7 +591,7 @@ std::vector<int> ProcessPool::worker_pids() const {
 void ProcessPool::submit_job(ProcessJob* job) noexcept {
     // A worker that forgot serve_if_worker() and runs main() must not start workers in turn.
     fail_if_unserved_worker();
-    Impl& impl = *m_impl;
+    detail::ProcessPoolImpl& impl = *m_impl;
     if (impl.remote)
         return impl.remote->submit(job);
     {
@@ -610,8 +611,9 @@ void ProcessPool::submit_job(ProcessJob* job) noexcept {
                     }
                 }
             }
-            const bool any = std::any_of(impl.slots.begin(), impl.slots.end(),
-                                         [](const Impl::Slot& s) { return s.proxy.joinable(); });
+            const bool any = std::any_of(
+                impl.slots.begin(), impl.slots.end(),
+                [](const detail::ProcessPoolImpl::Slot& s) { return s.proxy.joinable(); });
             if (!any) {
                 lock.unlock();
                 job->m_fail(job, std::make_exception_ptr(broken_worker_error(
@@ -627,7 +629,7 @@ void ProcessPool::submit_job(ProcessJob* job) noexcept {
 }
 
 void ProcessPool::shutdown() noexcept {
-    Impl& impl = *m_impl;
+    detail::ProcessPoolImpl& impl = *m_impl;
     if (impl.remote)
         impl.remote->shutdown();
     ProcessJob* jobs = nullptr;

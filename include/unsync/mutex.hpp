@@ -42,14 +42,6 @@ public:
     /// locked). Unlocking it afterwards, or using a `std::unique_lock` of it, is undefined.
     ~Mutex() = default;
 
-    /// The lock, for a coroutine (or any code that takes an Unfuture): done at once when the
-    /// mutex is free, otherwise granted in turn.
-    ///
-    /// Awaitable, blockable with `result()` (off the loop thread), and usable with
-    /// unsync::wait_for() and the combinators. Cancelling it before the grant withdraws the
-    /// wait; a lock granted before the cancellation took effect is still returned, and so is
-    /// one granted as wait_for() times out, so that no lock is lost.
-    /// @return a future of a `std::unique_lock<Mutex>` that owns the lock.
     /// `auto lock = co_await m;` in an unsync coroutine: the fastest form of lock_async(). A
     /// free mutex is taken at once without allocating; otherwise the coroutine waits its turn
     /// as with `co_await m.lock_async()` (cancellation included).
@@ -58,6 +50,14 @@ public:
         return detail::TakeAwaiter<std::unique_lock<Mutex>, Mutex>(*this);
     }
 
+    /// The lock, for a coroutine (or any code that takes an Unfuture): done at once when the
+    /// mutex is free, otherwise granted in turn.
+    ///
+    /// Awaitable, blockable with `result()` (off the loop thread), and usable with
+    /// unsync::wait_for() and the combinators. Cancelling it before the grant withdraws the
+    /// wait; a lock granted before the cancellation took effect is still returned, and so is
+    /// one granted as wait_for() times out, so that no lock is lost.
+    /// @return a future of a `std::unique_lock<Mutex>` that owns the lock.
     Unfuture<std::unique_lock<Mutex>> lock_async() {
         if (try_lock())
             return LockGrant::ready(*this, std::adopt_lock);

@@ -77,6 +77,12 @@ public:
     /// Permit going out of scope, say) is undefined.
     ~Semaphore() = default;
 
+    /// `auto permit = co_await s;` in an unsync coroutine: the fastest form of acquire_async().
+    /// A free permit is taken at once without allocating; otherwise the coroutine waits its
+    /// turn as with `co_await s.acquire_async()` (cancellation included).
+    /// @return an awaitable that gives the Permit.
+    auto operator co_await() noexcept { return detail::TakeAwaiter<Permit, Semaphore>(*this); }
+
     /// A permit, for a coroutine (or any code that takes an Unfuture): done at once when one
     /// is free, otherwise granted in turn.
     ///
@@ -85,12 +91,6 @@ public:
     /// wait; a permit granted before the cancellation took effect is still returned, and so is
     /// one granted as wait_for() times out, so that no permit is lost.
     /// @return a future of the Permit, which gives the permit back when it goes.
-    /// `auto permit = co_await s;` in an unsync coroutine: the fastest form of acquire_async().
-    /// A free permit is taken at once without allocating; otherwise the coroutine waits its
-    /// turn as with `co_await s.acquire_async()` (cancellation included).
-    /// @return an awaitable that gives the Permit.
-    auto operator co_await() noexcept { return detail::TakeAwaiter<Permit, Semaphore>(*this); }
-
     Unfuture<Permit> acquire_async() {
         if (try_acquire())
             return PermitGrant::ready(*this);
