@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The Debian package as a user gets it: builds it (scripts/build-deb.sh), installs it with
-# apt-get, builds tests/consumer against the installed package with find_package (shared and
-# static library) and with pkg-config, runs each, and removes the package. Run as root on a
-# machine where libunsync-dev is not installed otherwise.
+# The Debian packages as a user gets them: builds them (scripts/build-deb.sh), installs
+# libunsync-dev with apt-get, builds tests/consumer against it with find_package (shared and
+# static library) and with pkg-config, runs each; then installs libunsync-mpi-dev (when built)
+# and does the same with unsync::mpi; and removes the packages. Run as root on a machine where
+# neither is installed otherwise.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,9 +20,19 @@ work=build/deb/consumer
 rm -rf "$work"
 mkdir -p "$work"
 
-remove() { DEBIAN_FRONTEND=noninteractive apt-get remove -y libunsync-dev >/dev/null || true; }
+mpi_deb=$(ls build/deb/libunsync-mpi-dev_*.deb 2>/dev/null | head -n1 || true)
+
+remove() {
+    DEBIAN_FRONTEND=noninteractive apt-get remove -y libunsync-mpi-dev libunsync-dev \
+        >/dev/null 2>&1 || true
+}
 trap remove EXIT
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "./$deb"
+if dpkg -L libunsync-dev | grep -q -E 'mpi'; then
+    echo "test-deb: libunsync-dev ships files of unsync::mpi:" >&2
+    dpkg -L libunsync-dev | grep -E 'mpi' >&2
+    exit 1
+fi
 
 # find_package, shared library (the default target) and static library.
 cmake -S tests/consumer -B "$work/shared" -G Ninja -DCMAKE_BUILD_TYPE=Release
@@ -51,4 +62,19 @@ fi
 c++ -O2 tests/consumer/main.cpp -o "$work/consumer_pkgconfig" $(pkg-config --cflags --libs unsync)
 "$work/consumer_pkgconfig"
 
-echo "test-deb: OK ($deb: find_package shared and static, pkg-config)"
+# unsync::mpi from its own package: find_package(unsync COMPONENTS mpi) and pkg-config.
+mpi_note=""
+if [[ -n "$mpi_deb" ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "./$mpi_deb"
+    cmake -S tests/consumer -B "$work/mpi" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+        -DUNSYNC_CONSUMER_TARGET=unsync::mpi -DUNSYNC_CONSUMER_COMPONENTS=mpi
+    cmake --build "$work/mpi"
+    "$work/mpi/consumer"
+    # shellcheck disable=SC2046
+    c++ -O2 tests/consumer/main.cpp -o "$work/consumer_pkgconfig_mpi" \
+        $(pkg-config --cflags --libs unsync-mpi)
+    "$work/consumer_pkgconfig_mpi"
+    mpi_note="; $mpi_deb: find_package COMPONENTS mpi, pkg-config unsync-mpi"
+fi
+
+echo "test-deb: OK ($deb: find_package shared and static, pkg-config$mpi_note)"
