@@ -33,15 +33,20 @@ namespace {
 namespace wire = detail::mpi_wire;
 using detail::ProcessJob;
 
-// A serving rank waiting for a call sleeps at most this long between polls, and once idle for a
-// while, at most the deep limit: that bounds how late it sees a new call (1 ms while calls come,
-// 10 ms after a pause) and what idleness costs (a poll per 10 ms: about 0.3 % of a core).
+// A serving rank that replied keeps polling for this long (sleeping briefly between polls once
+// the hard polling is over), since rank 0 sends it the next queued call as soon as it sees the
+// reply; then it sleeps at most the max between polls, and once idle for a while, at most the
+// deep limit. That bounds how late it sees a new call (1 ms after a pause, 10 ms after a long
+// one) and what idleness costs (a poll per 10 ms: about 0.3 % of a core).
+constexpr std::chrono::milliseconds k_rank_linger{2};
 constexpr std::chrono::milliseconds k_rank_max_sleep{1};
 constexpr std::chrono::milliseconds k_rank_deep_sleep{10};
 // Rank 0 polls only while calls run on the ranks: often at first, since each poll it misses
-// delays a result (for short calls, the next call too); less for a call that runs long, which
-// then costs it a poll per 2 ms.
-constexpr std::chrono::microseconds k_caller_max_sleep{200};
+// delays a result and the next call; less for a call that runs long, which then costs it a poll
+// per 2 ms. Its replies come when calls end, not right after its own messages, so it does not
+// linger past the hard polling.
+constexpr std::chrono::microseconds k_caller_linger{0};
+constexpr std::chrono::microseconds k_caller_max_sleep{100};
 constexpr std::chrono::milliseconds k_caller_deep_sleep{2};
 // At exit, how long rank 0 waits for calls still running on the ranks before it ends the job
 // with MPI_Abort: a rank's call cannot be stopped otherwise.
@@ -112,12 +117,13 @@ void fail_unsent(ProcessJob* job, const char* why) noexcept {
     std::string first;
     std::string pieces;
     std::string reply;
-    wire::Backoff backoff(k_rank_max_sleep, k_rank_deep_sleep);
+    wire::Backoff backoff(k_rank_linger, k_rank_max_sleep, k_rank_deep_sleep);
+    // The calls run with the short slice too: switching it around each call costs more than
+    // the preemptions it saves, which happen only with more processes than cores.
+    wire::request_poll_slice();
     for (;;) {
-        int flag = 0;
         MPI_Status status;
-        MPI_Iprobe(0, wire::k_tag_request, MPI_COMM_WORLD, &flag, &status);
-        if (!flag) {
+        if (!wire::probe(0, wire::k_tag_request, status)) {
             if (const auto d = backoff.next(); d.count() > 0)
                 std::this_thread::sleep_for(d);
             continue;
@@ -260,6 +266,7 @@ private:
     bool progress_sends();
     bool complete_early();
     bool receive_replies(std::string& first, std::string& pieces);
+    void refill();
     void complete(Call& call, std::exception_ptr error, std::string_view result, bool ok) noexcept;
     std::size_t in_flight() const noexcept;
     std::size_t free_rank() const noexcept;
@@ -278,6 +285,7 @@ private:
     };
     std::vector<Rank> m_ranks;
     std::uint64_t m_dispatches = 0;
+    std::vector<std::pair<std::size_t, Call*>> m_started;  // dispatch's output, kept for reuse
     std::size_t m_calls_per_rank;
     std::size_t m_piece_size;
     std::thread m_thread;
@@ -357,6 +365,17 @@ void Communicator::start_sends(std::size_t rank, Call& call) {
 
 // Lets MPI move the requests' bytes; a request sent in full is freed, as the local pool does:
 // a finished future must not keep a large argument alive.
+// Sends queued calls to the ranks that are free.
+void Communicator::refill() {
+    m_started.clear();
+    {
+        std::unique_lock lock(m_mutex);
+        dispatch(lock, m_started);
+    }
+    for (auto [rank, call] : m_started)
+        start_sends(rank, *call);
+}
+
 bool Communicator::progress_sends() {
     bool any = false;
     for (Rank& r : m_ranks) {
@@ -429,10 +448,8 @@ bool Communicator::complete_early() {
 bool Communicator::receive_replies(std::string& first, std::string& pieces) {
     bool any = false;
     for (;;) {
-        int flag = 0;
         MPI_Status status;
-        MPI_Iprobe(MPI_ANY_SOURCE, wire::k_tag_reply, MPI_COMM_WORLD, &flag, &status);
-        if (!flag)
+        if (!wire::probe(MPI_ANY_SOURCE, wire::k_tag_reply, status))
             return any;
         any = true;
         wire::receive_probed(status, wire::k_tag_reply, first);
@@ -452,13 +469,20 @@ bool Communicator::receive_replies(std::string& first, std::string& pieces) {
             wire::receive_pieces(source, m.header, pieces);
             payload = pieces;
         }
-        Call& call = rank->calls.front();
+        Call call = std::move(rank->calls.front());
+        rank->calls.pop_front();
+        // The rank replied, so it has received the whole call: these end without waiting.
+        if (!call.sends.empty())
+            MPI_Waitall(static_cast<int>(call.sends.size()), call.sends.data(),
+                        MPI_STATUSES_IGNORE);
+        // The rank is free: its next call goes before this one completes, whose continuations
+        // may take the core from this thread.
+        refill();
         if (m.header.kind == wire::Kind::ok) {
             complete(call, nullptr, payload, true);
         } else {
             complete(call, detail::rebuild_cpu_error(payload), {}, false);
         }
-        rank->calls.pop_front();
         for (std::string* s : {&first, &pieces}) {
             if (s->capacity() > k_buffer_keep)
                 std::string().swap(*s);
@@ -468,7 +492,7 @@ bool Communicator::receive_replies(std::string& first, std::string& pieces) {
 
 void Communicator::drain_for_exit(std::string& first, std::string& pieces) {
     const auto deadline = std::chrono::steady_clock::now() + k_exit_grace;
-    wire::Backoff backoff(k_caller_max_sleep, k_caller_deep_sleep);
+    wire::Backoff backoff(k_caller_linger, k_caller_max_sleep, k_caller_deep_sleep);
     while (in_flight() > 0) {
         bool active = progress_sends();
         active |= complete_early();
@@ -492,14 +516,14 @@ void Communicator::drain_for_exit(std::string& first, std::string& pieces) {
 
 void Communicator::run() {
     pthread_setname_np(pthread_self(), "unsync-mpi");
+    wire::request_poll_slice();
     std::string first;
     std::string pieces;
-    std::vector<std::pair<std::size_t, Call*>> started;
-    wire::Backoff backoff(k_caller_max_sleep, k_caller_deep_sleep);
+    wire::Backoff backoff(k_caller_linger, k_caller_max_sleep, k_caller_deep_sleep);
     std::unique_lock lock(m_mutex);
     for (;;) {
-        started.clear();
-        bool active = dispatch(lock, started);
+        m_started.clear();
+        bool active = dispatch(lock, m_started);
         const bool stopping = m_stopping;
         std::deque<std::pair<ProcessJob*, PoolState*>> refused;
         if (stopping)
@@ -507,7 +531,7 @@ void Communicator::run() {
         lock.unlock();
         for (auto [job, pool] : refused)
             fail_unsent(job, "unsync: the program is exiting; the call was not sent");
-        for (auto [rank, call] : started)
+        for (auto [rank, call] : m_started)
             start_sends(rank, *call);
         active |= progress_sends();
         active |= complete_early();

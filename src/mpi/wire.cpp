@@ -1,5 +1,9 @@
 #include "mpi/wire.hpp"
 
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cstring>
 #include <thread>
@@ -8,14 +12,19 @@ namespace unsync::detail::mpi_wire {
 
 namespace {
 
-// How long a waiting loop keeps polling after the last message before it starts to sleep: long
-// enough to catch a reply or the next call that follows at once (a short call's round trip),
-// short enough to leave the core to the call running on it.
-constexpr std::chrono::microseconds k_poll_hard{200};
-// The first sleep; later ones double up to the loop's limit.
+// How long a waiting loop polls without sleeping (yielding the core) after the last message: a
+// message that follows within it, such as the next queued call after a reply or the reply to a
+// short call, costs no wake-up (tens of us on a virtual machine). Each message costs its
+// receiver at most this much of a core.
+constexpr std::chrono::microseconds k_poll_hard{500};
+// The sleep between polls while a loop lingers, and the first one after; later ones double up
+// to the loop's limit.
 constexpr std::chrono::microseconds k_first_sleep{10};
 // Quiet for this long, a loop sleeps up to its deep limit.
 constexpr std::chrono::milliseconds k_long_quiet{100};
+// The scheduler slice a polling thread asks for: short enough that its wake-up preempts a call
+// busy on the core, as the thread runs only for a poll.
+constexpr std::chrono::microseconds k_poll_slice{100};
 
 int mpi_count(std::size_t n) {
     return static_cast<int>(std::min(n, k_max_piece));
@@ -90,6 +99,42 @@ void send_message(int dest, int tag, Kind kind, std::string_view key, std::strin
     }
 }
 
+// Linux 6.12 and later read sched_runtime as the slice a normal thread asks for; older ones
+// ignore it. Policy and nice value stay as they are.
+void request_poll_slice() noexcept {
+    // The kernel's struct sched_attr (its first version), which glibc does not declare.
+    struct {
+        std::uint32_t size;
+        std::uint32_t sched_policy;
+        std::uint64_t sched_flags;
+        std::int32_t sched_nice;
+        std::uint32_t sched_priority;
+        std::uint64_t sched_runtime;
+        std::uint64_t sched_deadline;
+        std::uint64_t sched_period;
+    } a{};
+    if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) != 0 || a.sched_policy != SCHED_OTHER)
+        return;
+    a.sched_runtime = static_cast<std::uint64_t>(std::chrono::nanoseconds(k_poll_slice).count());
+    (void)syscall(SYS_sched_setattr, 0, &a, 0);
+}
+
+bool probe(int source, int tag, MPI_Status& status) {
+    int flag = 0;
+    MPI_Iprobe(source, tag, MPI_COMM_WORLD, &flag, &status);
+    if (!flag)
+        MPI_Iprobe(source, tag, MPI_COMM_WORLD, &flag, &status);
+    return flag != 0;
+}
+
+Backoff::Backoff(std::chrono::nanoseconds linger, std::chrono::nanoseconds max_sleep,
+                 std::chrono::nanoseconds deep_sleep)
+    : m_linger(linger), m_max_sleep(max_sleep), m_deep_sleep(deep_sleep) {
+    // The default timer slack (50 us) would stretch each short sleep sixfold; this thread only
+    // waits on MPI, so it is worth the kernel's precision.
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+}
+
 void Backoff::reset() noexcept {
     m_quiet_since = std::chrono::steady_clock::now();
     m_sleep = std::chrono::nanoseconds(0);
@@ -97,11 +142,11 @@ void Backoff::reset() noexcept {
 
 std::chrono::nanoseconds Backoff::next() noexcept {
     const auto quiet = std::chrono::steady_clock::now() - m_quiet_since;
-    if (m_sleep.count() == 0) {
-        if (quiet < k_poll_hard) {
-            std::this_thread::yield();
-            return m_sleep;
-        }
+    if (quiet < k_poll_hard) {
+        std::this_thread::yield();
+        return std::chrono::nanoseconds(0);
+    }
+    if (quiet < m_linger || m_sleep.count() == 0) {
         m_sleep = k_first_sleep;
         return m_sleep;
     }

@@ -49,27 +49,38 @@ bool parse(std::string_view bytes, Message& out) noexcept;
 
 // Receives the message an MPI_Iprobe found (whose status is given) into bytes.
 void receive_probed(const MPI_Status& status, int tag, std::string& bytes);
+// Whether a message from source with tag has arrived (its envelope in status). Open MPI's
+// MPI_Iprobe matches before it progresses, so one probe misses a message that arrived since the
+// last call into MPI: this one probes again before it says no.
+bool probe(int source, int tag, MPI_Status& status);
 // Receives the pieces of a payload that came without it, from the rank that sent its header.
 void receive_pieces(int source, const Header& header, std::string& payload);
 // Sends a whole message, blocking until MPI has taken every part.
 void send_message(int dest, int tag, Kind kind, std::string_view key, std::string_view payload,
                   std::size_t piece_size);
 
+// Asks the scheduler for a short slice for the calling thread, which polls. On a machine with
+// more processes than cores (the calls run on them), a thread that wakes to poll would otherwise
+// wait for a running call's slice to end, up to a few ms.
+void request_poll_slice() noexcept;
+
 // Waits for MPI without burning a core: Open MPI's blocking calls busy-poll, so the loops that
-// wait for a message poll with MPI_Iprobe, keep polling (yielding the core) for a short while
-// after the last message, then sleep, doubling the sleep up to max_sleep, and once quiet for
-// long, up to deep_sleep: a poll costs a wake-up (some 20 us on a virtual machine), so the
+// wait for a message poll with probe(). After a message a loop polls hard for a moment
+// (yielding the core), then sleeps briefly between polls until linger has passed, since a reply
+// or the next call tends to follow; then it doubles the sleep up to max_sleep, and once quiet
+// for long, up to deep_sleep. A poll costs a wake-up (some 20 us on a virtual machine), so the
 // limits are what a wait costs a core.
 class Backoff {
 public:
-    Backoff(std::chrono::nanoseconds max_sleep, std::chrono::nanoseconds deep_sleep)
-        : m_max_sleep(max_sleep), m_deep_sleep(deep_sleep) {}
+    Backoff(std::chrono::nanoseconds linger, std::chrono::nanoseconds max_sleep,
+            std::chrono::nanoseconds deep_sleep);
     // After a message: poll hard again, for the reply or the next call that tends to follow.
     void reset() noexcept;
     // How long to wait before the next poll; zero while still polling hard.
     std::chrono::nanoseconds next() noexcept;
 
 private:
+    std::chrono::nanoseconds m_linger;
     std::chrono::nanoseconds m_max_sleep;
     std::chrono::nanoseconds m_deep_sleep;
     std::chrono::nanoseconds m_sleep{0};
