@@ -30,7 +30,7 @@
 #include "detail/intrusive_fifo.hpp"
 #include "detail/intrusive_list.hpp"
 #include "detail/quad_heap.hpp"
-#include "detail/tls.hpp"
+#include <unsync/detail/tls.hpp>
 
 namespace unsync {
 

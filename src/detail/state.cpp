@@ -14,7 +14,7 @@
 
 #include "detail/cpu_relax.hpp"
 #include "detail/intrusive_list.hpp"
-#include "detail/tls.hpp"
+#include <unsync/detail/tls.hpp>
 
 namespace unsync::detail {
 
