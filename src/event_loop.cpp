@@ -19,7 +19,9 @@
 #include <vector>
 
 #include <unsync/debug.hpp>
+#include <unsync/detail/loop_core.hpp>
 #include <unsync/detail/state.hpp>
+#include <unsync/detail/tls.hpp>
 #include <unsync/errors.hpp>
 #include <unsync/runtime.hpp>
 #include <unsync/sleep.hpp>  // add_timer's export declaration
@@ -30,7 +32,6 @@
 #include "detail/intrusive_fifo.hpp"
 #include "detail/intrusive_list.hpp"
 #include "detail/quad_heap.hpp"
-#include <unsync/detail/tls.hpp>
 
 namespace unsync {
 
@@ -74,14 +75,13 @@ void abandon(TaskBase* t) noexcept {
 
 }  // namespace
 
-struct detail::LoopImpl {
+struct detail::LoopImpl : detail::LoopCore {
     asio::io_context io{1};
     asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
     std::thread thread;
     std::thread::id thread_id;
 
-    // Loop thread only.
-    detail::IntrusiveFifo<TaskBase, &TaskBase::m_queue_next> ready;
+    // Loop thread only (and m_ready, in LoopCore).
     detail::QuadHeap<Timer, Timer::Earlier> timers;
     std::size_t stale_timers = 0;  // entries of cancelled sleeps still in the heap
     // Stale entries are purged once there are more than this many and they are half the heap:
@@ -258,8 +258,10 @@ void unregister_asio_op(AsioOpLink* op) noexcept {
 }  // namespace detail
 
 namespace {
-// The ambient loop, on its own thread only: tasks scheduled there skip the remote queue.
-UNSYNC_INITIAL_EXEC thread_local detail::LoopImpl* t_loop = nullptr;
+// The ambient loop, as t_loop (the same object): what the loop's own code needs from it.
+detail::LoopImpl* loop_impl() noexcept {
+    return static_cast<detail::LoopImpl*>(detail::t_loop);
+}
 // Whichever EventLoop runs on this thread.
 UNSYNC_INITIAL_EXEC thread_local detail::LoopImpl* t_running = nullptr;
 }  // namespace
@@ -360,7 +362,7 @@ void detail::LoopImpl::write_tasks(std::ostream& out) const {
     for (const TaskBase* t = inline_top; t; t = t->m_next)
         write(t);
     std::size_t queued = 0;
-    for (const TaskBase* t = ready.front(); t; t = decltype(ready)::next(t)) {
+    for (const TaskBase* t = m_ready.front(); t; t = decltype(m_ready)::next(t)) {
         if (t->m_started)
             continue;
         ++queued;
@@ -371,7 +373,7 @@ void detail::LoopImpl::write_tasks(std::ostream& out) const {
 
 void detail::LoopImpl::take_remote() {
     while (TaskBase* t = remote.pop())
-        ready.push(t);
+        m_ready.push(t);
     // Acquire: pairs with the store of a requester; the lock below orders the rest.
     if (!cancels_pending.load(std::memory_order_acquire))
         return;
@@ -422,7 +424,7 @@ void detail::LoopImpl::drain_late() noexcept {
 void detail::LoopImpl::wake_timer(const Timer& timer) noexcept {
     if (is_current(timer)) {
         timer.task->m_wait_node = nullptr;
-        ready.push(timer.task);
+        m_ready.push(timer.task);
     } else {
         --stale_timers;
     }
@@ -467,14 +469,14 @@ void detail::LoopImpl::process_cancels() noexcept {
             } else if (sleep_of(t)) {
                 t->m_wait_node = nullptr;  // its timer entry is now stale
                 ++stale_timers;
-                ready.push(t);
+                m_ready.push(t);
             } else if (detail::Waiter* w = t->m_wait_node) {
                 // Cancellation reaches what the task awaits (asyncio does the same); when that
                 // cannot be cancelled, the task alone leaves the wait. But for a grant being
                 // made: the task waits for it, so that what it was granted is not lost.
                 StateBase* awaited = w->m_awaited;
                 if (!awaited->cancel() && !awaited->is_grant() && awaited->remove_waiter(w)) {
-                    ready.push(t);
+                    m_ready.push(t);
                 }
             }
             // Otherwise it is running or ready to run: its next suspension throws.
@@ -511,7 +513,7 @@ void detail::LoopImpl::sleep_until_work() {
 void detail::LoopImpl::run() {
     t_running = this;
     if (ambient)
-        t_loop = this;
+        detail::t_loop = this;
     if (ambient && slow_step.count() != 0)
         arm_heartbeat();
     // Acquire: pairs with the release in stop(), nothing else is published through it.
@@ -521,15 +523,15 @@ void detail::LoopImpl::run() {
         emit_asio_cancels();
         fire_timers();
         // Run what is ready now; what these tasks schedule waits for the next turn.
-        std::size_t n = ready.size();
+        std::size_t n = m_ready.size();
         unpolled += n;
-        for (; n > 0 && !ready.empty(); --n)
-            run_task(ready.pop());
-        if (ready.empty() && cancels.empty() && asio_cancels.empty()) {
+        for (; n > 0 && !m_ready.empty(); --n)
+            run_task(m_ready.pop());
+        if (m_ready.empty() && cancels.empty() && asio_cancels.empty()) {
             // Idle: the wait runs I/O handlers as they come.
             io.poll();
             unpolled = 0;
-            if (ready.empty() && cancels.empty() && asio_cancels.empty())
+            if (m_ready.empty() && cancels.empty() && asio_cancels.empty())
                 sleep_until_work();
         } else if (unpolled >= k_tasks_per_poll) {
             // Busy: I/O still gets its turn, but a poll (a lock, maybe a system call) per turn
@@ -539,7 +541,7 @@ void detail::LoopImpl::run() {
         }
     }
     drain();
-    t_loop = nullptr;
+    detail::t_loop = nullptr;
     t_running = nullptr;
 }
 
@@ -555,7 +557,7 @@ void detail::LoopImpl::drain() {
         t->m_cancelled = true;
         detail::Waiter* w = t->m_wait_node;
         if (w && w->m_awaited && w->m_awaited->remove_waiter(w)) {
-            ready.push(t);
+            m_ready.push(t);
         }
     }
     while (!timers.empty())
@@ -569,8 +571,8 @@ void detail::LoopImpl::drain() {
         take_remote();
         process_cancels();
         emit_asio_cancels();
-        while (!ready.empty())
-            run_task(ready.pop());
+        while (!m_ready.empty())
+            run_task(m_ready.pop());
         io.poll();
         if (detail::handoffs_in_flight() != 0) {
             // Another thread is handing over a task right now; it takes microseconds.
@@ -580,9 +582,9 @@ void detail::LoopImpl::drain() {
         // Operations started meanwhile (by unwinding tasks) are cancelled too. The last round
         // closes the list, so no new one can start, and polls what that cancelled.
         if (ambient &&
-            cancel_asio_ops(ready.empty() && cancels.empty() && asio_cancels.empty()) != 0)
+            cancel_asio_ops(m_ready.empty() && cancels.empty() && asio_cancels.empty()) != 0)
             continue;
-        if (!has_remote() && ready.empty() && cancels.empty() && asio_cancels.empty()) {
+        if (!has_remote() && m_ready.empty() && cancels.empty() && asio_cancels.empty()) {
             close();
             break;
         }
@@ -677,11 +679,10 @@ void detail::LoopImpl::post(TaskBase* task) noexcept {
 
 namespace detail {
 
-void schedule(TaskBase* task) noexcept {
-    if (detail::LoopImpl* impl = t_loop) {
-        impl->ready.push(task);
-        return;
-    }
+// The definition of the thread_local that LoopCore's users reach: this thread's ambient loop.
+UNSYNC_INITIAL_EXEC constinit thread_local LoopCore* t_loop = nullptr;
+
+void post_to_loop(TaskBase* task) noexcept {
     LoopAccess::impl(unsync::loop()).post(task);
 }
 
@@ -693,9 +694,9 @@ void schedule(TaskBase* task) noexcept {
 // timers and other threads get a turn. Debug mode times each task's step on its own, so it
 // keeps the queue.
 InlineStart start_inline(TaskBase* child, TaskBase* parent) noexcept {
-    detail::LoopImpl* impl = t_loop;
-    if (!impl || impl->draining || impl->slow_step.count() != 0 || impl->ready.size() != 1 ||
-        impl->ready.front() != child || !impl->cancels.empty() || child->m_started ||
+    detail::LoopImpl* impl = loop_impl();
+    if (!impl || impl->draining || impl->slow_step.count() != 0 || impl->m_ready.size() != 1 ||
+        impl->m_ready.front() != child || !impl->cancels.empty() || child->m_started ||
         impl->unpolled >= detail::LoopImpl::k_tasks_per_poll) {
         return InlineStart::not_run;
     }
@@ -703,7 +704,7 @@ InlineStart start_inline(TaskBase* child, TaskBase* parent) noexcept {
     // would be for a child already running.
     if (child->m_cancelled || child->cancel_requested())
         return InlineStart::not_run;
-    impl->ready.pop();
+    impl->m_ready.pop();
     ++impl->unpolled;
     // run_task's start, minus what the checks above rule out, and minus the registry: the child
     // joins it only if it suspends (see inline_top).
@@ -719,9 +720,9 @@ InlineStart start_inline(TaskBase* child, TaskBase* parent) noexcept {
         list_push_front(impl->registry, child);
         return InlineStart::waiting;
     }
-    if (impl->ready.empty() && impl->cancels.empty())
+    if (impl->m_ready.empty() && impl->cancels.empty())
         return InlineStart::resume_now;
-    impl->ready.push(parent);
+    impl->m_ready.push(parent);
     return InlineStart::queued;
 }
 
@@ -739,7 +740,7 @@ void start_ambient(EventLoop& loop, std::chrono::nanoseconds slow_step) {
 std::coroutine_handle<> task_finished(TaskBase* task) noexcept {
     StateBase* state = task->state();
     // A task finishing in its inline first step is the innermost one, and was never listed.
-    if (detail::LoopImpl* impl = t_loop; impl && impl->inline_top != task)
+    if (detail::LoopImpl* impl = loop_impl(); impl && impl->inline_top != task)
         impl->unlist(task);
     // Drops the running reference too: if no handle is left, this destroys the frame we are in.
     state->complete(true);
@@ -753,7 +754,7 @@ bool request_cancel(TaskBase* task) noexcept {
         return true;
     // The request keeps the task alive until the loop has acted on it.
     task->state()->add_ref();
-    if (detail::LoopImpl* impl = t_loop) {
+    if (detail::LoopImpl* impl = loop_impl()) {
         impl->cancels.push_back(task);
         return true;
     }
@@ -777,7 +778,7 @@ bool request_cancel(TaskBase* task) noexcept {
 }
 
 void request_asio_cancel(AsioOpLink* op) noexcept {
-    if (detail::LoopImpl* impl = t_loop) {
+    if (detail::LoopImpl* impl = loop_impl()) {
         impl->asio_cancels.push_back(op);
         return;
     }
@@ -800,13 +801,14 @@ void request_asio_cancel(AsioOpLink* op) noexcept {
 }
 
 void add_timer(SleepWaiter* sleeper, std::chrono::steady_clock::time_point deadline) {
-    if (!t_loop)
+    detail::LoopImpl* impl = loop_impl();
+    if (!impl)
         throw std::logic_error("unsync: unsync::sleep is awaited on the loop thread only");
     TaskBase* task = sleeper->m_task;
-    sleeper->m_seq = ++t_loop->timer_seq;
+    sleeper->m_seq = ++impl->timer_seq;
     task->m_wait_node = sleeper;
     task->state()->add_ref();
-    t_loop->timers.push(Timer{deadline, sleeper->m_seq, task});
+    impl->timers.push(Timer{deadline, sleeper->m_seq, task});
 }
 
 }  // namespace detail
@@ -827,7 +829,7 @@ void dump_tasks(std::ostream& out) {
         return;
     }
     detail::LoopImpl* impl = &detail::LoopAccess::impl(loop());
-    if (t_loop == impl) {
+    if (loop_impl() == impl) {
         impl->write_tasks(out);
         return;
     }

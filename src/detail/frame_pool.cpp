@@ -10,6 +10,7 @@
 #include <utility>
 
 #include <unsync/detail/tls.hpp>
+
 #include "detail/cpu_relax.hpp"
 
 // Under AddressSanitizer every frame is its own allocation, so that use-after-free and leaks of

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include <unsync/detail/frame_pool.hpp>
+#include <unsync/detail/loop_core.hpp>
 #include <unsync/detail/state.hpp>
 
 namespace unsync {

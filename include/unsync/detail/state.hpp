@@ -37,8 +37,8 @@ struct SleepWaiter : Waiter {
     std::uint64_t m_seq = 0;
 };
 
-// Implemented in src/: the ambient loop and the futex used for blocking waits.
-UNSYNC_EXPORT void schedule(TaskBase* task) noexcept;
+// Implemented in src/: the ambient loop and the futex used for blocking waits. (schedule() is
+// in detail/loop_core.hpp.)
 UNSYNC_EXPORT bool on_loop_thread() noexcept;
 UNSYNC_EXPORT std::coroutine_handle<> task_finished(TaskBase* task) noexcept;
 // What start_inline did with a task that `parent` awaits before the task has started.
