@@ -81,7 +81,7 @@ struct detail::LoopImpl : detail::LoopCore {
     std::thread thread;
     std::thread::id thread_id;
 
-    // Loop thread only (and m_ready, in LoopCore).
+    // Loop thread only, as what LoopCore holds.
     detail::QuadHeap<Timer, Timer::Earlier> timers;
     std::size_t stale_timers = 0;  // entries of cancelled sleeps still in the heap
     // Stale entries are purged once there are more than this many and they are half the heap:
@@ -93,11 +93,6 @@ struct detail::LoopImpl : detail::LoopCore {
     asio::steady_timer wakeup{io};
     std::chrono::steady_clock::time_point armed{};
     bool armed_pending = false;
-    TaskBase* registry = nullptr;  // started, unfinished tasks
-    // Tasks started inline that are still in their first step, innermost first, linked through
-    // m_next. A child that finishes in that step (the usual case of `co_await child()`) never
-    // joins the registry; one that suspends joins it then. Shutdown and listings walk both.
-    TaskBase* inline_top = nullptr;
     bool draining = false;
     // Only the ambient loop runs tasks; another EventLoop runs its io_context alone.
     bool ambient = false;
@@ -109,12 +104,6 @@ struct detail::LoopImpl : detail::LoopCore {
     asio::steady_timer heartbeat{io};
     std::chrono::steady_clock::time_point beat_due{};
     std::chrono::nanoseconds stepped_since_beat{0};
-    TaskBase* current = nullptr;  // the task being resumed
-    // Tasks run since the io_context was last polled.
-    static constexpr std::size_t k_tasks_per_poll = 64;
-    std::size_t unpolled = 0;
-
-    std::vector<TaskBase*> cancels;  // loop thread: cancellation requests to act on
     // Asio operations whose cancellation signal is due (each holds a reference to its state);
     // emitted by emit_asio_cancels() only, after a poll.
     std::vector<detail::AsioOpLink*> asio_cancels;  // loop thread
@@ -170,9 +159,8 @@ struct detail::LoopImpl : detail::LoopCore {
     // A task about to run its first step joins the registry.
     void start(TaskBase* t) noexcept {
         t->m_started = true;
-        list_push_front(registry, t);
+        list(t);
     }
-    void unlist(TaskBase* t) noexcept { list_erase(registry, t); }
 };
 
 struct detail::LoopAccess {
@@ -275,13 +263,13 @@ void detail::LoopImpl::run_task(TaskBase* t) noexcept {
         }
         start(t);
     }
-    current = t;
+    m_current = t;
     if (slow_step.count() == 0) {
         t->handle().resume();
     } else {
         resume_timed(t);
     }
-    current = nullptr;
+    m_current = nullptr;
 }
 
 void detail::LoopImpl::resume_timed(TaskBase* t) noexcept {
@@ -324,13 +312,13 @@ void detail::LoopImpl::on_heartbeat() {
 
 void detail::LoopImpl::write_tasks(std::ostream& out) const {
     std::unordered_map<const StateBase*, const TaskBase*> by_state;
-    for (const TaskBase* t = registry; t; t = t->m_next)
+    for (const TaskBase* t = m_registry; t; t = t->m_next)
         by_state.emplace(t->state(), t);
-    for (const TaskBase* t = inline_top; t; t = t->m_next)
+    for (const TaskBase* t = m_inline_top; t; t = t->m_next)
         by_state.emplace(t->state(), t);
     std::size_t pending = 0;
     auto write = [&](const TaskBase* t) {
-        if (t == current)
+        if (t == m_current)
             return;  // the one asking
         ++pending;
         out << "task '" << t->display_name() << "'";
@@ -357,9 +345,9 @@ void detail::LoopImpl::write_tasks(std::ostream& out) const {
             out << " (cancelled)";
         out << '\n';
     };
-    for (const TaskBase* t = registry; t; t = t->m_next)
+    for (const TaskBase* t = m_registry; t; t = t->m_next)
         write(t);
-    for (const TaskBase* t = inline_top; t; t = t->m_next)
+    for (const TaskBase* t = m_inline_top; t; t = t->m_next)
         write(t);
     std::size_t queued = 0;
     for (const TaskBase* t = m_ready.front(); t; t = decltype(m_ready)::next(t)) {
@@ -379,7 +367,7 @@ void detail::LoopImpl::take_remote() {
         return;
     std::lock_guard lock(remote_lock);
     cancels_pending.store(false, std::memory_order_relaxed);
-    cancels.insert(cancels.end(), remote_cancels.begin(), remote_cancels.end());
+    m_cancels.insert(m_cancels.end(), remote_cancels.begin(), remote_cancels.end());
     remote_cancels.clear();
     asio_cancels.insert(asio_cancels.end(), remote_asio_cancels.begin(), remote_asio_cancels.end());
     remote_asio_cancels.clear();
@@ -457,9 +445,9 @@ void detail::LoopImpl::purge_stale_timers() noexcept {
 // Cancellation happens here, on the loop thread, from a worklist: cancelling a long chain of
 // tasks that await each other takes no stack.
 void detail::LoopImpl::process_cancels() noexcept {
-    while (!cancels.empty()) {
-        TaskBase* t = cancels.back();
-        cancels.pop_back();
+    while (!m_cancels.empty()) {
+        TaskBase* t = m_cancels.back();
+        m_cancels.pop_back();
         if (stale_timers > k_stale_timers_to_purge && stale_timers > timers.size() / 2)
             purge_stale_timers();
         if (!t->state()->done() && !t->m_cancelled) {
@@ -524,20 +512,20 @@ void detail::LoopImpl::run() {
         fire_timers();
         // Run what is ready now; what these tasks schedule waits for the next turn.
         std::size_t n = m_ready.size();
-        unpolled += n;
+        m_unpolled += n;
         for (; n > 0 && !m_ready.empty(); --n)
             run_task(m_ready.pop());
-        if (m_ready.empty() && cancels.empty() && asio_cancels.empty()) {
+        if (m_ready.empty() && m_cancels.empty() && asio_cancels.empty()) {
             // Idle: the wait runs I/O handlers as they come.
             io.poll();
-            unpolled = 0;
-            if (m_ready.empty() && cancels.empty() && asio_cancels.empty())
+            m_unpolled = 0;
+            if (m_ready.empty() && m_cancels.empty() && asio_cancels.empty())
                 sleep_until_work();
-        } else if (unpolled >= k_tasks_per_poll) {
+        } else if (m_unpolled >= k_tasks_per_poll) {
             // Busy: I/O still gets its turn, but a poll (a lock, maybe a system call) per turn
             // would cost more than a short task step.
             io.poll();
-            unpolled = 0;
+            m_unpolled = 0;
         }
     }
     drain();
@@ -547,13 +535,14 @@ void detail::LoopImpl::run() {
 
 void detail::LoopImpl::drain() {
     draining = true;
+    m_inline_starts = false;
     heartbeat.cancel();
     take_remote();
     process_cancels();
     // Tasks in an inline first step are running, not waiting: their next suspension throws.
-    for (TaskBase* t = inline_top; t; t = t->m_next)
+    for (TaskBase* t = m_inline_top; t; t = t->m_next)
         t->m_cancelled = true;
-    for (TaskBase* t = registry; t; t = t->m_next) {
+    for (TaskBase* t = m_registry; t; t = t->m_next) {
         t->m_cancelled = true;
         detail::Waiter* w = t->m_wait_node;
         if (w && w->m_awaited && w->m_awaited->remove_waiter(w)) {
@@ -582,9 +571,9 @@ void detail::LoopImpl::drain() {
         // Operations started meanwhile (by unwinding tasks) are cancelled too. The last round
         // closes the list, so no new one can start, and polls what that cancelled.
         if (ambient &&
-            cancel_asio_ops(m_ready.empty() && cancels.empty() && asio_cancels.empty()) != 0)
+            cancel_asio_ops(m_ready.empty() && m_cancels.empty() && asio_cancels.empty()) != 0)
             continue;
-        if (!has_remote() && m_ready.empty() && cancels.empty() && asio_cancels.empty()) {
+        if (!has_remote() && m_ready.empty() && m_cancels.empty() && asio_cancels.empty()) {
             close();
             break;
         }
@@ -656,9 +645,9 @@ void EventLoop::stop() noexcept {
     // none of them is resumed under its own frame. run() drains again after the step, for
     // whatever the step adds.
     if (in_loop_thread()) {
-        TaskBase* const current = impl.current;
+        TaskBase* const current = impl.m_current;
         impl.drain();
-        impl.current = current;
+        impl.m_current = current;
         impl.thread.detach();
         return;
     }
@@ -686,46 +675,6 @@ void post_to_loop(TaskBase* task) noexcept {
     LoopAccess::impl(unsync::loop()).post(task);
 }
 
-// Running the awaited task at once gives the order the loop would have given, as long as nothing
-// else is ready: the loop would have run the child next, then the parent when the child finished
-// (after whatever the child queued meanwhile). Only work arriving from elsewhere (other threads,
-// timers, I/O) can be ordered differently, and its timing was never fixed. The k_tasks_per_poll
-// budget bounds how long the parent keeps the loop (and how deep the nesting goes) before I/O,
-// timers and other threads get a turn. Debug mode times each task's step on its own, so it
-// keeps the queue.
-InlineStart start_inline(TaskBase* child, TaskBase* parent) noexcept {
-    detail::LoopImpl* impl = loop_impl();
-    if (!impl || impl->draining || impl->slow_step.count() != 0 || impl->m_ready.size() != 1 ||
-        impl->m_ready.front() != child || !impl->cancels.empty() || child->m_started ||
-        impl->unpolled >= detail::LoopImpl::k_tasks_per_poll) {
-        return InlineStart::not_run;
-    }
-    // Relaxed: a request racing with this load is handled at the child's next suspension, as it
-    // would be for a child already running.
-    if (child->m_cancelled || child->cancel_requested())
-        return InlineStart::not_run;
-    impl->m_ready.pop();
-    ++impl->unpolled;
-    // run_task's start, minus what the checks above rule out, and minus the registry: the child
-    // joins it only if it suspends (see inline_top).
-    child->m_started = true;
-    child->m_next = impl->inline_top;
-    impl->inline_top = child;
-    impl->current = child;
-    child->handle().resume();
-    impl->current = parent;
-    // The child's frame is still there: the parent's Unfuture holds a reference to it.
-    impl->inline_top = child->m_next;
-    if (!child->state()->done()) {
-        list_push_front(impl->registry, child);
-        return InlineStart::waiting;
-    }
-    if (impl->m_ready.empty() && impl->cancels.empty())
-        return InlineStart::resume_now;
-    impl->m_ready.push(parent);
-    return InlineStart::queued;
-}
-
 bool on_loop_thread() noexcept {
     return t_loop != nullptr;
 }
@@ -734,17 +683,8 @@ void start_ambient(EventLoop& loop, std::chrono::nanoseconds slow_step) {
     LoopImpl& impl = LoopAccess::impl(loop);
     impl.ambient = true;
     impl.slow_step = slow_step;
+    impl.m_inline_starts = slow_step.count() == 0;
     loop.start();
-}
-
-std::coroutine_handle<> task_finished(TaskBase* task) noexcept {
-    StateBase* state = task->state();
-    // A task finishing in its inline first step is the innermost one, and was never listed.
-    if (detail::LoopImpl* impl = loop_impl(); impl && impl->inline_top != task)
-        impl->unlist(task);
-    // Drops the running reference too: if no handle is left, this destroys the frame we are in.
-    state->complete(true);
-    return std::noop_coroutine();
 }
 
 bool request_cancel(TaskBase* task) noexcept {
@@ -755,7 +695,7 @@ bool request_cancel(TaskBase* task) noexcept {
     // The request keeps the task alive until the loop has acted on it.
     task->state()->add_ref();
     if (detail::LoopImpl* impl = loop_impl()) {
-        impl->cancels.push_back(task);
+        impl->m_cancels.push_back(task);
         return true;
     }
     detail::LoopImpl& impl = LoopAccess::impl(unsync::loop());

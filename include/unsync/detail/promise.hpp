@@ -47,7 +47,8 @@ struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
-        return task_finished(&h.promise());
+        task_finished(&h.promise());
+        return std::noop_coroutine();
     }
     void await_resume() const noexcept {}
 };
