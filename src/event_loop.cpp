@@ -350,12 +350,12 @@ void detail::LoopImpl::write_tasks(std::ostream& out) const {
     for (const TaskBase* t = m_inline_top; t; t = t->m_next)
         write(t);
     std::size_t queued = 0;
-    for (const TaskBase* t = m_ready.front(); t; t = decltype(m_ready)::next(t)) {
+    m_ready.for_each([&](const TaskBase* t) {
         if (t->m_started)
-            continue;
+            return;
         ++queued;
         out << "task '" << t->display_name() << "' is queued, not started\n";
-    }
+    });
     out << pending << " pending task(s), " << queued << " not started\n";
 }
 

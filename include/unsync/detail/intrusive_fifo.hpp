@@ -18,7 +18,6 @@ public:
     bool empty() const noexcept { return m_head == nullptr; }
     std::size_t size() const noexcept { return m_size; }
     Node* front() const noexcept { return m_head; }
-    Node* back() const noexcept { return m_tail; }
 
     void push(Node* node) noexcept {
         set_next(node, nullptr);

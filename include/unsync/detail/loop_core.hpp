@@ -4,6 +4,7 @@
 // (src/event_loop.cpp) derives from it.
 
 #include <cstddef>
+#include <utility>
 #include <vector>
 
 #include <unsync/detail/intrusive_fifo.hpp>
@@ -21,13 +22,52 @@ enum class InlineStart {
     waiting,     // it ran until it suspended; the caller waits for it as usual
 };
 
+// The tasks ready to run, in order. The newest waits in a slot of its own before it is linked in
+// behind the others: a child awaited right after its call, the only ready task then, is taken
+// back from there without a link or an unlink (start_inline).
+class ReadyQueue {
+public:
+    // Whatever the fifo holds, the slot holds a task too: it is the newest.
+    bool empty() const noexcept { return m_newest == nullptr; }
+    std::size_t size() const noexcept { return m_fifo.size() + (m_newest ? 1 : 0); }
+    void push(TaskBase* t) noexcept {
+        if (m_newest)
+            m_fifo.push(m_newest);
+        m_newest = t;
+    }
+    // Precondition: not empty.
+    TaskBase* pop() noexcept {
+        if (!m_fifo.empty())
+            return m_fifo.pop();
+        return std::exchange(m_newest, nullptr);
+    }
+    // Takes the task when it is the only one ready.
+    bool take_if_only(TaskBase* t) noexcept {
+        if (m_newest != t || !m_fifo.empty())
+            return false;
+        m_newest = nullptr;
+        return true;
+    }
+    // Oldest first.
+    template <class F>
+    void for_each(F f) const {
+        for (const TaskBase* t = m_fifo.front(); t; t = decltype(m_fifo)::next(t))
+            f(t);
+        if (m_newest)
+            f(m_newest);
+    }
+
+private:
+    IntrusiveFifo<TaskBase, &TaskBase::m_queue_next> m_fifo;
+    TaskBase* m_newest = nullptr;
+};
+
 // Everything here is the loop thread's alone.
 struct LoopCore {
     // Tasks run since the io_context was last polled, at most this many.
     static constexpr std::size_t k_tasks_per_poll = 64;
 
-    // Tasks ready to run, in order.
-    IntrusiveFifo<TaskBase, &TaskBase::m_queue_next> m_ready;
+    ReadyQueue m_ready;
     TaskBase* m_registry = nullptr;  // started, unfinished tasks, linked through m_prev/m_next
     // Tasks started inline that are still in their first step, innermost first, linked through
     // m_next. A child that finishes in that step (the usual case of `co_await child()`) never
@@ -81,17 +121,14 @@ inline void schedule(TaskBase* task) noexcept {
 // would.
 inline InlineStart start_inline(TaskBase* child, TaskBase* parent) noexcept {
     LoopCore* loop = t_loop;
-    // The child is the only ready task when it is both ends of the queue.
-    if (!loop || loop->m_ready.front() != child || loop->m_ready.back() != child ||
-        !loop->m_inline_starts || loop->m_unpolled >= LoopCore::k_tasks_per_poll ||
+    if (!loop || !loop->m_inline_starts || loop->m_unpolled >= LoopCore::k_tasks_per_poll ||
         !loop->m_cancels.empty() || child->m_started || child->m_cancelled) {
         return InlineStart::not_run;
     }
     // Relaxed: a request racing with this load is handled at the child's next suspension, as it
     // would be for a child already running.
-    if (child->cancel_requested())
+    if (child->cancel_requested() || !loop->m_ready.take_if_only(child))
         return InlineStart::not_run;
-    loop->m_ready.pop();
     ++loop->m_unpolled;
     // The loop's start of a task, minus what the checks above rule out, and minus the registry:
     // the child joins it only if it suspends (see m_inline_top).
