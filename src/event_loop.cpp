@@ -360,8 +360,7 @@ void detail::LoopImpl::write_tasks(std::ostream& out) const {
 }
 
 void detail::LoopImpl::take_remote() {
-    while (TaskBase* t = remote.pop())
-        m_ready.push(t);
+    m_ready.push_all([this] { return remote.pop(); });
     // Acquire: pairs with the store of a requester; the lock below orders the rest.
     if (!cancels_pending.load(std::memory_order_acquire))
         return;

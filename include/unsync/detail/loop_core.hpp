@@ -35,6 +35,18 @@ public:
             m_fifo.push(m_newest);
         m_newest = t;
     }
+    // push() of each task next() gives until it gives null, with the slot filled once.
+    template <class Next>
+    void push_all(Next next) noexcept {
+        TaskBase* t = next();
+        if (!t)
+            return;
+        if (m_newest)
+            m_fifo.push(m_newest);
+        for (TaskBase* later; (later = next()) != nullptr; t = later)
+            m_fifo.push(t);
+        m_newest = t;
+    }
     // Precondition: not empty.
     TaskBase* pop() noexcept {
         if (!m_fifo.empty())
