@@ -46,9 +46,8 @@ struct InitialAwaiter {
 struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
     template <class P>
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
+    void await_suspend(std::coroutine_handle<P> h) const noexcept {
         task_finished(&h.promise());
-        return std::noop_coroutine();
     }
     void await_resume() const noexcept {}
 };
