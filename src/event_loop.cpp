@@ -19,7 +19,9 @@
 #include <vector>
 
 #include <unsync/debug.hpp>
+#include <unsync/detail/loop_core.hpp>
 #include <unsync/detail/state.hpp>
+#include <unsync/detail/tls.hpp>
 #include <unsync/errors.hpp>
 #include <unsync/runtime.hpp>
 #include <unsync/sleep.hpp>  // add_timer's export declaration
@@ -30,7 +32,6 @@
 #include "detail/intrusive_fifo.hpp"
 #include "detail/intrusive_list.hpp"
 #include "detail/quad_heap.hpp"
-#include "detail/tls.hpp"
 
 namespace unsync {
 
@@ -74,14 +75,13 @@ void abandon(TaskBase* t) noexcept {
 
 }  // namespace
 
-struct detail::LoopImpl {
+struct detail::LoopImpl : detail::LoopCore {
     asio::io_context io{1};
     asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
     std::thread thread;
     std::thread::id thread_id;
 
-    // Loop thread only.
-    detail::IntrusiveFifo<TaskBase, &TaskBase::m_queue_next> ready;
+    // Loop thread only, as what LoopCore holds.
     detail::QuadHeap<Timer, Timer::Earlier> timers;
     std::size_t stale_timers = 0;  // entries of cancelled sleeps still in the heap
     // Stale entries are purged once there are more than this many and they are half the heap:
@@ -93,11 +93,6 @@ struct detail::LoopImpl {
     asio::steady_timer wakeup{io};
     std::chrono::steady_clock::time_point armed{};
     bool armed_pending = false;
-    TaskBase* registry = nullptr;  // started, unfinished tasks
-    // Tasks started inline that are still in their first step, innermost first, linked through
-    // m_next. A child that finishes in that step (the usual case of `co_await child()`) never
-    // joins the registry; one that suspends joins it then. Shutdown and listings walk both.
-    TaskBase* inline_top = nullptr;
     bool draining = false;
     // Only the ambient loop runs tasks; another EventLoop runs its io_context alone.
     bool ambient = false;
@@ -109,12 +104,6 @@ struct detail::LoopImpl {
     asio::steady_timer heartbeat{io};
     std::chrono::steady_clock::time_point beat_due{};
     std::chrono::nanoseconds stepped_since_beat{0};
-    TaskBase* current = nullptr;  // the task being resumed
-    // Tasks run since the io_context was last polled.
-    static constexpr std::size_t k_tasks_per_poll = 64;
-    std::size_t unpolled = 0;
-
-    std::vector<TaskBase*> cancels;  // loop thread: cancellation requests to act on
     // Asio operations whose cancellation signal is due (each holds a reference to its state);
     // emitted by emit_asio_cancels() only, after a poll.
     std::vector<detail::AsioOpLink*> asio_cancels;  // loop thread
@@ -170,9 +159,8 @@ struct detail::LoopImpl {
     // A task about to run its first step joins the registry.
     void start(TaskBase* t) noexcept {
         t->m_started = true;
-        list_push_front(registry, t);
+        list(t);
     }
-    void unlist(TaskBase* t) noexcept { list_erase(registry, t); }
 };
 
 struct detail::LoopAccess {
@@ -258,8 +246,10 @@ void unregister_asio_op(AsioOpLink* op) noexcept {
 }  // namespace detail
 
 namespace {
-// The ambient loop, on its own thread only: tasks scheduled there skip the remote queue.
-UNSYNC_INITIAL_EXEC thread_local detail::LoopImpl* t_loop = nullptr;
+// The ambient loop, as t_loop (the same object): what the loop's own code needs from it.
+detail::LoopImpl* loop_impl() noexcept {
+    return static_cast<detail::LoopImpl*>(detail::t_loop);
+}
 // Whichever EventLoop runs on this thread.
 UNSYNC_INITIAL_EXEC thread_local detail::LoopImpl* t_running = nullptr;
 }  // namespace
@@ -273,13 +263,13 @@ void detail::LoopImpl::run_task(TaskBase* t) noexcept {
         }
         start(t);
     }
-    current = t;
+    m_current = t;
     if (slow_step.count() == 0) {
         t->handle().resume();
     } else {
         resume_timed(t);
     }
-    current = nullptr;
+    m_current = nullptr;
 }
 
 void detail::LoopImpl::resume_timed(TaskBase* t) noexcept {
@@ -322,13 +312,13 @@ void detail::LoopImpl::on_heartbeat() {
 
 void detail::LoopImpl::write_tasks(std::ostream& out) const {
     std::unordered_map<const StateBase*, const TaskBase*> by_state;
-    for (const TaskBase* t = registry; t; t = t->m_next)
+    for (const TaskBase* t = m_registry; t; t = t->m_next)
         by_state.emplace(t->state(), t);
-    for (const TaskBase* t = inline_top; t; t = t->m_next)
+    for (const TaskBase* t = m_inline_top; t; t = t->m_next)
         by_state.emplace(t->state(), t);
     std::size_t pending = 0;
     auto write = [&](const TaskBase* t) {
-        if (t == current)
+        if (t == m_current)
             return;  // the one asking
         ++pending;
         out << "task '" << t->display_name() << "'";
@@ -355,29 +345,28 @@ void detail::LoopImpl::write_tasks(std::ostream& out) const {
             out << " (cancelled)";
         out << '\n';
     };
-    for (const TaskBase* t = registry; t; t = t->m_next)
+    for (const TaskBase* t = m_registry; t; t = t->m_next)
         write(t);
-    for (const TaskBase* t = inline_top; t; t = t->m_next)
+    for (const TaskBase* t = m_inline_top; t; t = t->m_next)
         write(t);
     std::size_t queued = 0;
-    for (const TaskBase* t = ready.front(); t; t = decltype(ready)::next(t)) {
+    m_ready.for_each([&](const TaskBase* t) {
         if (t->m_started)
-            continue;
+            return;
         ++queued;
         out << "task '" << t->display_name() << "' is queued, not started\n";
-    }
+    });
     out << pending << " pending task(s), " << queued << " not started\n";
 }
 
 void detail::LoopImpl::take_remote() {
-    while (TaskBase* t = remote.pop())
-        ready.push(t);
+    m_ready.push_all([this] { return remote.pop(); });
     // Acquire: pairs with the store of a requester; the lock below orders the rest.
     if (!cancels_pending.load(std::memory_order_acquire))
         return;
     std::lock_guard lock(remote_lock);
     cancels_pending.store(false, std::memory_order_relaxed);
-    cancels.insert(cancels.end(), remote_cancels.begin(), remote_cancels.end());
+    m_cancels.insert(m_cancels.end(), remote_cancels.begin(), remote_cancels.end());
     remote_cancels.clear();
     asio_cancels.insert(asio_cancels.end(), remote_asio_cancels.begin(), remote_asio_cancels.end());
     remote_asio_cancels.clear();
@@ -422,7 +411,7 @@ void detail::LoopImpl::drain_late() noexcept {
 void detail::LoopImpl::wake_timer(const Timer& timer) noexcept {
     if (is_current(timer)) {
         timer.task->m_wait_node = nullptr;
-        ready.push(timer.task);
+        m_ready.push(timer.task);
     } else {
         --stale_timers;
     }
@@ -455,9 +444,9 @@ void detail::LoopImpl::purge_stale_timers() noexcept {
 // Cancellation happens here, on the loop thread, from a worklist: cancelling a long chain of
 // tasks that await each other takes no stack.
 void detail::LoopImpl::process_cancels() noexcept {
-    while (!cancels.empty()) {
-        TaskBase* t = cancels.back();
-        cancels.pop_back();
+    while (!m_cancels.empty()) {
+        TaskBase* t = m_cancels.back();
+        m_cancels.pop_back();
         if (stale_timers > k_stale_timers_to_purge && stale_timers > timers.size() / 2)
             purge_stale_timers();
         if (!t->state()->done() && !t->m_cancelled) {
@@ -467,14 +456,14 @@ void detail::LoopImpl::process_cancels() noexcept {
             } else if (sleep_of(t)) {
                 t->m_wait_node = nullptr;  // its timer entry is now stale
                 ++stale_timers;
-                ready.push(t);
+                m_ready.push(t);
             } else if (detail::Waiter* w = t->m_wait_node) {
                 // Cancellation reaches what the task awaits (asyncio does the same); when that
                 // cannot be cancelled, the task alone leaves the wait. But for a grant being
                 // made: the task waits for it, so that what it was granted is not lost.
                 StateBase* awaited = w->m_awaited;
                 if (!awaited->cancel() && !awaited->is_grant() && awaited->remove_waiter(w)) {
-                    ready.push(t);
+                    m_ready.push(t);
                 }
             }
             // Otherwise it is running or ready to run: its next suspension throws.
@@ -511,7 +500,7 @@ void detail::LoopImpl::sleep_until_work() {
 void detail::LoopImpl::run() {
     t_running = this;
     if (ambient)
-        t_loop = this;
+        detail::t_loop = this;
     if (ambient && slow_step.count() != 0)
         arm_heartbeat();
     // Acquire: pairs with the release in stop(), nothing else is published through it.
@@ -521,41 +510,42 @@ void detail::LoopImpl::run() {
         emit_asio_cancels();
         fire_timers();
         // Run what is ready now; what these tasks schedule waits for the next turn.
-        std::size_t n = ready.size();
-        unpolled += n;
-        for (; n > 0 && !ready.empty(); --n)
-            run_task(ready.pop());
-        if (ready.empty() && cancels.empty() && asio_cancels.empty()) {
+        std::size_t n = m_ready.size();
+        m_unpolled += n;
+        for (; n > 0 && !m_ready.empty(); --n)
+            run_task(m_ready.pop());
+        if (m_ready.empty() && m_cancels.empty() && asio_cancels.empty()) {
             // Idle: the wait runs I/O handlers as they come.
             io.poll();
-            unpolled = 0;
-            if (ready.empty() && cancels.empty() && asio_cancels.empty())
+            m_unpolled = 0;
+            if (m_ready.empty() && m_cancels.empty() && asio_cancels.empty())
                 sleep_until_work();
-        } else if (unpolled >= k_tasks_per_poll) {
+        } else if (m_unpolled >= k_tasks_per_poll) {
             // Busy: I/O still gets its turn, but a poll (a lock, maybe a system call) per turn
             // would cost more than a short task step.
             io.poll();
-            unpolled = 0;
+            m_unpolled = 0;
         }
     }
     drain();
-    t_loop = nullptr;
+    detail::t_loop = nullptr;
     t_running = nullptr;
 }
 
 void detail::LoopImpl::drain() {
     draining = true;
+    m_inline_starts = false;
     heartbeat.cancel();
     take_remote();
     process_cancels();
     // Tasks in an inline first step are running, not waiting: their next suspension throws.
-    for (TaskBase* t = inline_top; t; t = t->m_next)
+    for (TaskBase* t = m_inline_top; t; t = t->m_next)
         t->m_cancelled = true;
-    for (TaskBase* t = registry; t; t = t->m_next) {
+    for (TaskBase* t = m_registry; t; t = t->m_next) {
         t->m_cancelled = true;
         detail::Waiter* w = t->m_wait_node;
         if (w && w->m_awaited && w->m_awaited->remove_waiter(w)) {
-            ready.push(t);
+            m_ready.push(t);
         }
     }
     while (!timers.empty())
@@ -569,8 +559,8 @@ void detail::LoopImpl::drain() {
         take_remote();
         process_cancels();
         emit_asio_cancels();
-        while (!ready.empty())
-            run_task(ready.pop());
+        while (!m_ready.empty())
+            run_task(m_ready.pop());
         io.poll();
         if (detail::handoffs_in_flight() != 0) {
             // Another thread is handing over a task right now; it takes microseconds.
@@ -580,9 +570,9 @@ void detail::LoopImpl::drain() {
         // Operations started meanwhile (by unwinding tasks) are cancelled too. The last round
         // closes the list, so no new one can start, and polls what that cancelled.
         if (ambient &&
-            cancel_asio_ops(ready.empty() && cancels.empty() && asio_cancels.empty()) != 0)
+            cancel_asio_ops(m_ready.empty() && m_cancels.empty() && asio_cancels.empty()) != 0)
             continue;
-        if (!has_remote() && ready.empty() && cancels.empty() && asio_cancels.empty()) {
+        if (!has_remote() && m_ready.empty() && m_cancels.empty() && asio_cancels.empty()) {
             close();
             break;
         }
@@ -654,9 +644,9 @@ void EventLoop::stop() noexcept {
     // none of them is resumed under its own frame. run() drains again after the step, for
     // whatever the step adds.
     if (in_loop_thread()) {
-        TaskBase* const current = impl.current;
+        TaskBase* const current = impl.m_current;
         impl.drain();
-        impl.current = current;
+        impl.m_current = current;
         impl.thread.detach();
         return;
     }
@@ -677,52 +667,11 @@ void detail::LoopImpl::post(TaskBase* task) noexcept {
 
 namespace detail {
 
-void schedule(TaskBase* task) noexcept {
-    if (detail::LoopImpl* impl = t_loop) {
-        impl->ready.push(task);
-        return;
-    }
-    LoopAccess::impl(unsync::loop()).post(task);
-}
+// The definition of the thread_local that LoopCore's users reach: this thread's ambient loop.
+UNSYNC_INITIAL_EXEC constinit thread_local LoopCore* t_loop = nullptr;
 
-// Running the awaited task at once gives the order the loop would have given, as long as nothing
-// else is ready: the loop would have run the child next, then the parent when the child finished
-// (after whatever the child queued meanwhile). Only work arriving from elsewhere (other threads,
-// timers, I/O) can be ordered differently, and its timing was never fixed. The k_tasks_per_poll
-// budget bounds how long the parent keeps the loop (and how deep the nesting goes) before I/O,
-// timers and other threads get a turn. Debug mode times each task's step on its own, so it
-// keeps the queue.
-InlineStart start_inline(TaskBase* child, TaskBase* parent) noexcept {
-    detail::LoopImpl* impl = t_loop;
-    if (!impl || impl->draining || impl->slow_step.count() != 0 || impl->ready.size() != 1 ||
-        impl->ready.front() != child || !impl->cancels.empty() || child->m_started ||
-        impl->unpolled >= detail::LoopImpl::k_tasks_per_poll) {
-        return InlineStart::not_run;
-    }
-    // Relaxed: a request racing with this load is handled at the child's next suspension, as it
-    // would be for a child already running.
-    if (child->m_cancelled || child->cancel_requested())
-        return InlineStart::not_run;
-    impl->ready.pop();
-    ++impl->unpolled;
-    // run_task's start, minus what the checks above rule out, and minus the registry: the child
-    // joins it only if it suspends (see inline_top).
-    child->m_started = true;
-    child->m_next = impl->inline_top;
-    impl->inline_top = child;
-    impl->current = child;
-    child->handle().resume();
-    impl->current = parent;
-    // The child's frame is still there: the parent's Unfuture holds a reference to it.
-    impl->inline_top = child->m_next;
-    if (!child->state()->done()) {
-        list_push_front(impl->registry, child);
-        return InlineStart::waiting;
-    }
-    if (impl->ready.empty() && impl->cancels.empty())
-        return InlineStart::resume_now;
-    impl->ready.push(parent);
-    return InlineStart::queued;
+void post_to_loop(TaskBase* task) noexcept {
+    LoopAccess::impl(unsync::loop()).post(task);
 }
 
 bool on_loop_thread() noexcept {
@@ -733,17 +682,8 @@ void start_ambient(EventLoop& loop, std::chrono::nanoseconds slow_step) {
     LoopImpl& impl = LoopAccess::impl(loop);
     impl.ambient = true;
     impl.slow_step = slow_step;
+    impl.m_inline_starts = slow_step.count() == 0;
     loop.start();
-}
-
-std::coroutine_handle<> task_finished(TaskBase* task) noexcept {
-    StateBase* state = task->state();
-    // A task finishing in its inline first step is the innermost one, and was never listed.
-    if (detail::LoopImpl* impl = t_loop; impl && impl->inline_top != task)
-        impl->unlist(task);
-    // Drops the running reference too: if no handle is left, this destroys the frame we are in.
-    state->complete(true);
-    return std::noop_coroutine();
 }
 
 bool request_cancel(TaskBase* task) noexcept {
@@ -753,8 +693,8 @@ bool request_cancel(TaskBase* task) noexcept {
         return true;
     // The request keeps the task alive until the loop has acted on it.
     task->state()->add_ref();
-    if (detail::LoopImpl* impl = t_loop) {
-        impl->cancels.push_back(task);
+    if (detail::LoopImpl* impl = loop_impl()) {
+        impl->m_cancels.push_back(task);
         return true;
     }
     detail::LoopImpl& impl = LoopAccess::impl(unsync::loop());
@@ -777,7 +717,7 @@ bool request_cancel(TaskBase* task) noexcept {
 }
 
 void request_asio_cancel(AsioOpLink* op) noexcept {
-    if (detail::LoopImpl* impl = t_loop) {
+    if (detail::LoopImpl* impl = loop_impl()) {
         impl->asio_cancels.push_back(op);
         return;
     }
@@ -800,13 +740,14 @@ void request_asio_cancel(AsioOpLink* op) noexcept {
 }
 
 void add_timer(SleepWaiter* sleeper, std::chrono::steady_clock::time_point deadline) {
-    if (!t_loop)
+    detail::LoopImpl* impl = loop_impl();
+    if (!impl)
         throw std::logic_error("unsync: unsync::sleep is awaited on the loop thread only");
     TaskBase* task = sleeper->m_task;
-    sleeper->m_seq = ++t_loop->timer_seq;
+    sleeper->m_seq = ++impl->timer_seq;
     task->m_wait_node = sleeper;
     task->state()->add_ref();
-    t_loop->timers.push(Timer{deadline, sleeper->m_seq, task});
+    impl->timers.push(Timer{deadline, sleeper->m_seq, task});
 }
 
 }  // namespace detail
@@ -827,7 +768,7 @@ void dump_tasks(std::ostream& out) {
         return;
     }
     detail::LoopImpl* impl = &detail::LoopAccess::impl(loop());
-    if (t_loop == impl) {
+    if (loop_impl() == impl) {
         impl->write_tasks(out);
         return;
     }

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include <unsync/detail/frame_pool.hpp>
+#include <unsync/detail/loop_core.hpp>
 #include <unsync/detail/state.hpp>
 #include <unsync/errors.hpp>
 #include <unsync/unfuture.hpp>

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <coroutine>
 
+#include <unsync/detail/loop_core.hpp>
 #include <unsync/detail/state.hpp>
 #include <unsync/unfuture.hpp>
 

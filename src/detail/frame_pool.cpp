@@ -9,8 +9,9 @@
 #include <new>
 #include <utility>
 
+#include <unsync/detail/tls.hpp>
+
 #include "detail/cpu_relax.hpp"
-#include "detail/tls.hpp"
 
 // Under AddressSanitizer every frame is its own allocation, so that use-after-free and leaks of
 // frames are still found.
@@ -32,11 +33,11 @@ namespace unsync::detail {
 
 namespace {
 
-constexpr std::size_t k_granule = __STDCPP_DEFAULT_NEW_ALIGNMENT__;
-constexpr std::size_t k_classes = frame_pool_max / k_granule;  // class c: (c + 1) granules
-// Blocks a thread takes from or gives to the depot at once, and the most it keeps per class.
+constexpr std::size_t k_granule = frame_pool_granule;
+constexpr std::size_t k_classes = frame_pool_classes;
+// Blocks a thread takes from or gives to the depot at once; it keeps at most twice as many.
 constexpr std::size_t k_batch = 32;
-constexpr std::size_t k_keep = 2 * k_batch;
+static_assert(frame_pool_keep == 2 * k_batch);
 // Fresh blocks are cut from chunks (mapped memory) this big at first; chunks are never returned
 // (blocks are reused).
 constexpr std::size_t k_chunk = 64 * 1024;
@@ -48,36 +49,29 @@ constexpr std::size_t k_chunk = 64 * 1024;
 constexpr unsigned k_chunks_before_regions = 4;
 constexpr std::size_t k_region_max = 256 * 1024;
 
-// A free block. The depot chains whole lists through their first blocks' m_next_list.
-struct Block {
-    Block* m_next;
-    Block* m_next_list;
-};
-static_assert(sizeof(Block) <= k_granule);
+using Block = FrameBlock;
+using List = FrameList;
 
-struct List {
-    Block* head = nullptr;
-    std::size_t size = 0;
-
-    void push(Block* b) noexcept {
-        b->m_next = head;
-        head = b;
-        ++size;
-    }
-    Block* pop() noexcept {
-        Block* b = head;
-        head = b->m_next;
-        --size;
-        return b;
-    }
-    // Moves up to n blocks into a list of their own.
-    List split(std::size_t n) noexcept {
-        List out;
-        while (out.size < n && head)
-            out.push(pop());
-        return out;
-    }
-};
+// The lists' operations, here rather than on FrameList: the header keeps only what the inlined
+// common case needs.
+void push(List& l, Block* b) noexcept {
+    b->m_next = l.m_head;
+    l.m_head = b;
+    ++l.m_size;
+}
+Block* pop(List& l) noexcept {
+    Block* b = l.m_head;
+    l.m_head = b->m_next;
+    --l.m_size;
+    return b;
+}
+// Moves up to n blocks into a list of their own.
+List split(List& l, std::size_t n) noexcept {
+    List out;
+    while (out.m_size < n && l.m_head)
+        push(out, pop(l));
+    return out;
+}
 
 // Shared by all threads, and never destroyed: frames may be freed during static destruction.
 class Depot {
@@ -87,9 +81,9 @@ public:
         if (Block* first = m_lists[cls]) {
             m_lists[cls] = first->m_next_list;
             List l;
-            l.head = first;
+            l.m_head = first;
             for (Block* b = first; b; b = b->m_next)
-                ++l.size;
+                ++l.m_size;
             return l;
         }
         const std::size_t bytes = (cls + 1) * k_granule;
@@ -118,7 +112,7 @@ public:
         // Up to a batch: the chunk may end sooner, and the next take maps the next one.
         List l;
         for (std::size_t i = 0; i < k_batch && room() >= bytes; ++i) {
-            l.push(::new (m_next) Block);
+            push(l, ::new (m_next) Block);
             m_next += bytes;
         }
         return l;
@@ -128,11 +122,11 @@ public:
     void unlock_after_fork() noexcept { m_lock.unlock(); }
 
     void give(std::size_t cls, List l) noexcept {
-        if (!l.head)
+        if (!l.m_head)
             return;
         std::lock_guard lock(m_lock);
-        l.head->m_next_list = m_lists[cls];
-        m_lists[cls] = l.head;
+        l.m_head->m_next_list = m_lists[cls];
+        m_lists[cls] = l.m_head;
     }
 
 private:
@@ -186,7 +180,7 @@ public:
     ThreadCache() = default;
     ~ThreadCache() {
         t_gone = true;
-        t_cache = nullptr;
+        t_frame_lists = nullptr;
         for (std::size_t cls = 0; cls < k_classes; ++cls)
             depot().give(cls, m_free[cls]);
     }
@@ -195,32 +189,16 @@ public:
 
     void* alloc(std::size_t cls) {
         List& l = m_free[cls];
-        if (!l.head)
+        if (!l.m_head)
             l = depot().take(cls);
-        return l.pop();
+        return pop(l);
     }
     void free(std::size_t cls, Block* b) noexcept {
         List& l = m_free[cls];
-        l.push(b);
-        if (l.size > k_keep)
-            depot().give(cls, l.split(k_batch));
+        push(l, b);
+        if (l.m_size > frame_pool_keep)
+            depot().give(cls, split(l, k_batch));
     }
-
-    // The common cases: a block on the list, room on the list.
-    void* try_alloc(std::size_t cls) noexcept {
-        List& l = m_free[cls];
-        return l.head ? l.pop() : nullptr;
-    }
-    bool try_free(std::size_t cls, void* block) noexcept {
-        List& l = m_free[cls];
-        if (l.size >= k_keep)
-            return false;
-        l.push(::new (block) Block);
-        return true;
-    }
-
-    // This thread's cache if it was made and is not gone yet; get() makes it.
-    static ThreadCache* peek() noexcept { return t_cache; }
 
     // Null once this thread's cache is destroyed (at thread exit): frames freed later go
     // straight to the depot.
@@ -228,35 +206,37 @@ public:
         if (t_gone)
             return nullptr;
         thread_local ThreadCache cache;
-        t_cache = &cache;
+        t_frame_lists = cache.m_free.data();
         return &cache;
     }
 
 private:
     std::array<List, k_classes> m_free{};
     UNSYNC_INITIAL_EXEC static thread_local bool t_gone;
-    // The cache once get() made it, without the guard a thread_local with a destructor needs.
-    UNSYNC_INITIAL_EXEC static thread_local ThreadCache* t_cache;
 };
 
 UNSYNC_INITIAL_EXEC thread_local bool ThreadCache::t_gone = false;
-UNSYNC_INITIAL_EXEC constinit thread_local ThreadCache* ThreadCache::t_cache = nullptr;
 
-// The slow paths, out of line so that the common case stays a few instructions: a list to
-// refill or trim, a block too big for the pool, a thread whose cache is gone.
-[[gnu::noinline]] void* alloc_slow(std::size_t size) {
+}  // namespace
+
+// The lists of the cache once get() made it, without the guard a thread_local with a destructor
+// needs.
+UNSYNC_INITIAL_EXEC constinit thread_local FrameList* t_frame_lists = nullptr;
+
+// Out of line so that the common case (frame_alloc, frame_free) stays a few instructions.
+void* frame_alloc_slow(std::size_t size) {
     if (!UNSYNC_FRAME_POOL || size == 0 || size > frame_pool_max)
         return ::operator new(size);
     const std::size_t cls = (size - 1) / k_granule;
     if (ThreadCache* cache = ThreadCache::get())
         return cache->alloc(cls);
     List l = depot().take(cls);
-    void* block = l.pop();
+    void* block = pop(l);
     depot().give(cls, l);
     return block;
 }
 
-[[gnu::noinline]] void free_slow(void* block, std::size_t size) noexcept {
+void frame_free_slow(void* block, std::size_t size) noexcept {
     if (!UNSYNC_FRAME_POOL || size == 0 || size > frame_pool_max) {
         ::operator delete(block);
         return;
@@ -268,34 +248,8 @@ UNSYNC_INITIAL_EXEC constinit thread_local ThreadCache* ThreadCache::t_cache = n
         return;
     }
     List l;
-    l.push(b);
+    push(l, b);
     depot().give(cls, l);
-}
-
-}  // namespace
-
-// The class is computed once and the size kept for the slow path only, so that the common case
-// needs no register saved (size 0 wraps around to a class past the last).
-void* frame_alloc(std::size_t size) {
-    const std::size_t cls = (size - 1) / k_granule;
-    if (UNSYNC_FRAME_POOL && cls < k_classes) {
-        if (ThreadCache* cache = ThreadCache::peek()) {
-            if (void* block = cache->try_alloc(cls))
-                return block;
-        }
-    }
-    return alloc_slow(size);
-}
-
-void frame_free(void* block, std::size_t size) noexcept {
-    const std::size_t cls = (size - 1) / k_granule;
-    if (UNSYNC_FRAME_POOL && cls < k_classes) {
-        if (ThreadCache* cache = ThreadCache::peek()) {
-            if (cache->try_free(cls, block))
-                return;
-        }
-    }
-    free_slow(block, size);
 }
 
 }  // namespace unsync::detail

@@ -12,9 +12,11 @@
 #include <thread>
 #include <utility>
 
+#include <unsync/detail/loop_core.hpp>
+#include <unsync/detail/tls.hpp>
+
 #include "detail/cpu_relax.hpp"
 #include "detail/intrusive_list.hpp"
-#include "detail/tls.hpp"
 
 namespace unsync::detail {
 

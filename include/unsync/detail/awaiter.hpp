@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <unsync/detail/loop_core.hpp>
 #include <unsync/detail/promise.hpp>
 #include <unsync/detail/state.hpp>
 

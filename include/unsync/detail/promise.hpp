@@ -9,6 +9,7 @@
 #include <utility>
 
 #include <unsync/detail/frame_pool.hpp>
+#include <unsync/detail/loop_core.hpp>
 #include <unsync/detail/state.hpp>
 
 namespace unsync {
@@ -45,8 +46,8 @@ struct InitialAwaiter {
 struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
     template <class P>
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
-        return task_finished(&h.promise());
+    void await_suspend(std::coroutine_handle<P> h) const noexcept {
+        task_finished(&h.promise());
     }
     void await_resume() const noexcept {}
 };

@@ -37,18 +37,9 @@ struct SleepWaiter : Waiter {
     std::uint64_t m_seq = 0;
 };
 
-// Implemented in src/: the ambient loop and the futex used for blocking waits.
-UNSYNC_EXPORT void schedule(TaskBase* task) noexcept;
+// Implemented in src/: the ambient loop and the futex used for blocking waits. (What coroutines
+// do with the loop on every step is in detail/loop_core.hpp.)
 UNSYNC_EXPORT bool on_loop_thread() noexcept;
-UNSYNC_EXPORT std::coroutine_handle<> task_finished(TaskBase* task) noexcept;
-// What start_inline did with a task that `parent` awaits before the task has started.
-enum class InlineStart {
-    not_run,     // the caller waits for it as usual
-    resume_now,  // it ran to its end and nothing else is ready: the caller goes on at once
-    queued,      // it ran to its end and other tasks are ready: the caller was queued after them
-    waiting,     // it ran until it suspended; the caller waits for it as usual
-};
-UNSYNC_EXPORT InlineStart start_inline(TaskBase* child, TaskBase* parent) noexcept;
 UNSYNC_EXPORT unsigned handoffs_in_flight() noexcept;
 // In the child of a fork(): the handovers other threads had in flight never end there.
 void forget_handoffs_after_fork() noexcept;
