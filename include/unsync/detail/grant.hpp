@@ -5,7 +5,9 @@
 //
 // Who completes a wait is decided by one claim: the granter's or a canceller's. A claim taken by a
 // granter is a grant under way, completed at once; so a cancelled task waits for it and returns
-// it (the k_grant bit tells the awaiter and the loop), and what was granted is never lost.
+// it (the k_grant bit tells the awaiter and the loop), and what was granted is never lost. A
+// Barrier claims the waits of a round before it knows the round is full, and gives the claims
+// back at once when it is not; its waits have a cancel function that waits for that.
 
 #include <algorithm>
 #include <chrono>
@@ -27,8 +29,9 @@ namespace unsync::detail {
 struct GrantDone {};
 
 // T: what a granted wait returns. Extra: what the waiter leaves with the primitive (the item of a
-// push into a full queue).
-template <class T, class Extra = Empty>
+// push into a full queue). Cancel: null, or the cancel function of a primitive that may give a
+// claim back.
+template <class T, class Extra = Empty, StateBase::CancelFn Cancel = nullptr>
 class Grant final : public State<T>, public Pooled {
 public:
     // Two references: the waiter's Unfuture and the primitive's queue.
@@ -67,8 +70,9 @@ private:
     static void destroy(StateBase* s) noexcept {
         delete static_cast<Grant*>(static_cast<State<T>*>(s));
     }
-    // No cancel function: cancelling claims the wait and completes it with cancelled_error.
-    static constexpr StateBase::Ops k_ops{&destroy, nullptr, nullptr};
+    // Without a cancel function, cancelling claims the wait and completes it with
+    // cancelled_error.
+    static constexpr StateBase::Ops k_ops{&destroy, Cancel, nullptr};
 };
 
 // The FIFO of waits of one primitive; every member function runs under the primitive's lock. It
@@ -215,8 +219,9 @@ inline bool wait_granted(StateBase& s, std::chrono::steady_clock::time_point dea
 
 // A thread's wait on a queued grant it holds a reference to, until the deadline: what was
 // granted, or nullopt once withdrawn. A wait failed by the primitive's destruction rethrows.
-template <class T, class E>
-std::optional<T> take_when_granted(Grant<T, E>* g, std::chrono::steady_clock::time_point deadline) {
+template <class T, class E, StateBase::CancelFn C>
+std::optional<T> take_when_granted(Grant<T, E, C>* g,
+                                   std::chrono::steady_clock::time_point deadline) {
     Unfuture<T> wait = adopt_state<T>(g);
     if (!wait_granted(*g, deadline))
         return std::nullopt;

@@ -149,6 +149,13 @@ public:
         // Relaxed: this RMW only elects the writer; publish() orders the result.
         return (m_word.fetch_or(k_claimed, std::memory_order_relaxed) & k_claimed) == 0;
     }
+    // Gives back a claim taken with try_claim() before anything was stored: only for a kind
+    // whose cancel function waits for that (a Barrier's wait).
+    void unclaim() noexcept {
+        // Relaxed: nothing was written under the claim, and a canceller's claim is an RMW,
+        // which sees this.
+        m_word.fetch_and(~k_claimed, std::memory_order_relaxed);
+    }
     // Throws invalid_state_error when someone else already completes (or completed) this state.
     void claim() {
         if (!try_claim())
