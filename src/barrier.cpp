@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "detail/cpu_relax.hpp"
+#include <unsync/detail/spin_lock.hpp>
 
 namespace unsync {
 

@@ -1,9 +1,13 @@
 #include <unsync/mutex.hpp>
 
+#include <memory>
+
 namespace unsync {
 
 Mutex::LockGrant* Mutex::enqueue() {
-    std::lock_guard guard(m_mutex);
+    // Made before the lock is taken, to keep that short; seldom in vain (the mutex was free).
+    std::unique_ptr<LockGrant> g(new LockGrant());
+    std::lock_guard guard(m_lock);
     std::uint32_t s = m_state.load(std::memory_order_relaxed);
     for (;;) {
         if (s == k_free) {
@@ -14,16 +18,15 @@ Mutex::LockGrant* Mutex::enqueue() {
                 return nullptr;
             }
         } else if (s == k_locked) {
-            // Relaxed: only says that unlock() must come through m_mutex.
+            // Relaxed: only says that unlock() must come through m_lock.
             if (m_state.compare_exchange_weak(s, k_queued, std::memory_order_relaxed))
                 break;
         } else {
             break;
         }
     }
-    auto* g = new LockGrant();
-    m_waiters.push(g);
-    return g;
+    m_waiters.push(g.get());
+    return g.release();
 }
 
 Unfuture<std::unique_lock<Mutex>> Mutex::take_queued() {
@@ -54,7 +57,7 @@ bool Mutex::lock_until(std::chrono::steady_clock::time_point deadline) {
 void Mutex::hand_over() noexcept {
     LockGrant* g;
     {
-        std::lock_guard guard(m_mutex);
+        std::lock_guard guard(m_lock);
         g = m_waiters.claim_next();
         if (!g) {
             // Release: as in unlock(), for the next owner.
