@@ -4,10 +4,8 @@
 
 namespace unsync {
 
-Mutex::LockGrant* Mutex::enqueue() {
-    // Made before the lock is taken, to keep that short; seldom in vain (the mutex was free).
-    std::unique_ptr<LockGrant> g(new LockGrant());
-    std::lock_guard guard(m_lock);
+// Inline: on the path of every wait that queues, and used in this file only.
+inline bool Mutex::queue_locked(LockGrant* g) noexcept {
     std::uint32_t s = m_state.load(std::memory_order_relaxed);
     for (;;) {
         if (s == k_free) {
@@ -15,7 +13,7 @@ Mutex::LockGrant* Mutex::enqueue() {
             // Acquire: as in try_lock().
             if (m_state.compare_exchange_weak(s, k_locked, std::memory_order_acquire,
                                               std::memory_order_relaxed)) {
-                return nullptr;
+                return false;
             }
         } else if (s == k_locked) {
             // Relaxed: only says that unlock() must come through m_lock.
@@ -25,8 +23,28 @@ Mutex::LockGrant* Mutex::enqueue() {
             break;
         }
     }
-    m_waiters.push(g.get());
-    return g.release();
+    m_waiters.push(g);
+    return true;
+}
+
+Mutex::LockGrant* Mutex::enqueue() {
+    // Made before the lock is taken, to keep that short; seldom in vain (the mutex was free).
+    std::unique_ptr<LockGrant> g(new LockGrant());
+    std::lock_guard guard(m_lock);
+    return queue_locked(g.get()) ? g.release() : nullptr;
+}
+
+bool Mutex::queue_in_frame(LockGrant* g) noexcept {
+    std::lock_guard guard(m_lock);
+    if (queue_locked(g))
+        return true;
+    g->set_value(*this, std::adopt_lock);
+    return false;
+}
+
+bool Mutex::withdraw(LockGrant* g) noexcept {
+    std::lock_guard guard(m_lock);
+    return m_waiters.remove(g);
 }
 
 Unfuture<std::unique_lock<Mutex>> Mutex::take_queued() {
@@ -69,7 +87,7 @@ void Mutex::hand_over() noexcept {
             m_state.store(k_locked, std::memory_order_relaxed);
         g->set_value(*this, std::adopt_lock);
     }
-    g->complete(true);
+    g->finish();
 }
 
 }  // namespace unsync

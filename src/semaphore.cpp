@@ -11,17 +11,15 @@ Semaphore::Semaphore(std::ptrdiff_t initial, std::ptrdiff_t max) : m_count(initi
         throw std::invalid_argument("unsync: a Semaphore needs 0 <= initial <= max and max >= 1");
 }
 
-Semaphore::PermitGrant* Semaphore::enqueue() {
-    // Made before the lock is taken, to keep that short; seldom in vain (a permit was free).
-    std::unique_ptr<PermitGrant> g(new PermitGrant());
-    std::lock_guard guard(m_lock);
+// Inline: on the path of every wait that queues, and used in this file only.
+inline bool Semaphore::queue_locked(PermitGrant* g) noexcept {
     std::ptrdiff_t c = m_count.load(std::memory_order_relaxed);
     for (;;) {
         if (c > 0) {
             // Acquire: as in try_acquire().
             if (m_count.compare_exchange_weak(c, c - 1, std::memory_order_acquire,
                                               std::memory_order_relaxed)) {
-                return nullptr;
+                return false;
             }
         } else if (c == 0) {
             // Relaxed: only says that release() must come through m_lock.
@@ -31,8 +29,28 @@ Semaphore::PermitGrant* Semaphore::enqueue() {
             break;
         }
     }
-    m_waiters.push(g.get());
-    return g.release();
+    m_waiters.push(g);
+    return true;
+}
+
+Semaphore::PermitGrant* Semaphore::enqueue() {
+    // Made before the lock is taken, to keep that short; seldom in vain (a permit was free).
+    std::unique_ptr<PermitGrant> g(new PermitGrant());
+    std::lock_guard guard(m_lock);
+    return queue_locked(g.get()) ? g.release() : nullptr;
+}
+
+bool Semaphore::queue_in_frame(PermitGrant* g) noexcept {
+    std::lock_guard guard(m_lock);
+    if (queue_locked(g))
+        return true;
+    g->set_value(*this);
+    return false;
+}
+
+bool Semaphore::withdraw(PermitGrant* g) noexcept {
+    std::lock_guard guard(m_lock);
+    return m_waiters.remove(g);
 }
 
 Unfuture<Semaphore::Permit> Semaphore::take_queued() {

@@ -514,6 +514,32 @@ Unfuture<void> let_go_when_unwound(Unfuture<int> never, Unfuture<void> waiting,
     std::exit(0);
 }
 
+Unfuture<void> await_mutex(unsync::Mutex& m, Unfuture<void> waiting) {
+    waiting.set_result();
+    auto lock = co_await m;
+}
+
+// A coroutine waits in `co_await m` (a wait kept in its frame) when shutdown cancels it: the wait
+// is taken out of the mutex's queue, so the mutex neither hands the lock to the unwound frame nor
+// keeps it.
+[[noreturn]] void shutdown_while_a_coroutine_waits_in_co_await_on_a_mutex() {
+    fail_child_after(kWait, "shutdown while a coroutine waits on a mutex");
+    unsync::Mutex m;
+    m.lock();
+    Unfuture<void> waiting;
+    auto waiter = await_mutex(m, waiting);
+    waiting.result(kWait);
+    (void)quick().result(kWait);  // the waiter's step has ended: it waits in co_await
+    unsync::shutdown();
+    m.unlock();
+    const bool free = m.try_lock();
+    if (free)
+        m.unlock();
+    std::fprintf(stderr, "mutex: %s; the waiter: %s\n", free ? "free" : "held",
+                 outcome(waiter).c_str());
+    std::exit(0);
+}
+
 }  // namespace
 
 // =============================================================================================
@@ -595,6 +621,11 @@ TEST(ShutdownExplicit, PendingTasksAreCancelled) {
 TEST(ShutdownExplicit, AnItemGrantedToAPopAsShutdownCancelsItIsNotLost) {
     EXPECT_CLEAN_EXIT(shutdown_as_an_item_goes_to_a_waiting_pop(),
                       "item: popped; the popper: cancelled");
+}
+
+TEST(ShutdownExplicit, ACoroutineWaitingInCoAwaitOnAMutexIsWithdrawn) {
+    EXPECT_CLEAN_EXIT(shutdown_while_a_coroutine_waits_in_co_await_on_a_mutex(),
+                      "mutex: free; the waiter: cancelled");
 }
 
 TEST(ShutdownExplicit, WakesAThreadBlockedInResult) {

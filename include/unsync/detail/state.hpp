@@ -183,6 +183,10 @@ public:
         if (!drop_ref || !finish_unobserved())
             complete_slow(drop_ref);
     }
+    // Publishes the stored result of a state that one task alone waits on, through no waiter list
+    // (a wait kept in that task's frame), and schedules the task (if any); the state is not
+    // touched once the task may run.
+    void complete_for(TaskBase* task) noexcept;
     // False when already done (or, for a running call that cannot be interrupted, not possible).
     bool cancel() noexcept;
 
