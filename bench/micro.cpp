@@ -282,6 +282,44 @@ void BM_Mutex_Handover_OnLoop(benchmark::State& st) {
 }
 BENCHMARK(BM_Mutex_Handover_OnLoop)->UseRealTime()->Unit(benchmark::kMillisecond);
 
+// The same through `co_await m`, whose wait is kept in the coroutine's frame.
+unsync::Unfuture<void> mutex_awaiting_taker(unsync::Mutex& m, long turns) {
+    for (long i = 0; i < turns; ++i) {
+        auto lock = co_await m;
+        co_await unsync::sleep(std::chrono::nanoseconds(0));
+    }
+}
+void BM_Mutex_AwaitHandover_OnLoop(benchmark::State& st) {
+    constexpr long turns = 10000;
+    for (auto _ : st) {
+        unsync::Mutex m;
+        auto a = mutex_awaiting_taker(m, turns);
+        auto b = mutex_awaiting_taker(m, turns);
+        a.result();
+        b.result();
+    }
+    st.SetItemsProcessed(st.iterations() * 2 * turns);
+}
+BENCHMARK(BM_Mutex_AwaitHandover_OnLoop)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// Two coroutines taking turns yielding with sleep(0), without the mutex: what the handover
+// benchmarks spend on their own sleep(0) and the loop's turns.
+unsync::Unfuture<void> yielder(long turns) {
+    for (long i = 0; i < turns; ++i)
+        co_await unsync::sleep(std::chrono::nanoseconds(0));
+}
+void BM_Baseline_YieldTurns_OnLoop(benchmark::State& st) {
+    constexpr long turns = 10000;
+    for (auto _ : st) {
+        auto a = yielder(turns);
+        auto b = yielder(turns);
+        a.result();
+        b.result();
+    }
+    st.SetItemsProcessed(st.iterations() * 2 * turns);
+}
+BENCHMARK(BM_Baseline_YieldTurns_OnLoop)->UseRealTime()->Unit(benchmark::kMillisecond);
+
 unsync::Unfuture<void> semaphore_uncontended_loop(benchmark::State& st) {
     unsync::Semaphore s(1);
     for (auto _ : st) {

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include <unsync/detail/spin_lock.hpp>
+
 namespace unsync {
 
 namespace {
@@ -23,23 +25,54 @@ Unfuture<std::size_t> Barrier::wait_async() {
         if (m_broken)
             return ArriveGrant::ready_error(broken_error());
         // Counted now, not at arrival: a wait cancelled or timed out meanwhile left the round.
-        index = m_waiting.live();
-        if (index + 1 < m_parties) {
-            auto* g = new ArriveGrant();
-            m_waiting.push(g);
-            return detail::adopt_state<std::size_t>(g);
-        }
-        // The last party: the round is full. Its waits are released in order of arrival.
+        // Only an upper bound, as a wait may be cancelled right now; the claims below decide.
+        if (m_waiting.live() + 1 < m_parties)
+            return queue_wait();
         ArriveGrant** tail = &released;
-        for (std::size_t i = 0; ArriveGrant* g = m_waiting.claim_next(); ++i) {
-            g->set_value(i);
+        while (ArriveGrant* g = m_waiting.claim_next()) {
             g->m_next = nullptr;
             *tail = g;
             tail = &g->m_next;
+            ++index;
         }
+        if (index + 1 < m_parties) {
+            // A wait was cancelled before its claim: the round is short. The claims go back
+            // (the cancellers of those waits wait for that) and this party waits with them.
+            while (ArriveGrant* g = released) {
+                released = g->m_next;
+                g->m_next = nullptr;
+                g->unclaim();
+                m_waiting.push(g);
+            }
+            return queue_wait();
+        }
+        // The round is full. Its waits are released in order of arrival.
+        std::size_t i = 0;
+        for (ArriveGrant* g = released; g; g = g->m_next)
+            g->set_value(i++);
     }
     detail::complete_all(released);
     return ArriveGrant::ready(index);
+}
+
+Unfuture<std::size_t> Barrier::queue_wait() {
+    auto* g = new ArriveGrant();
+    m_waiting.push(g);
+    return detail::adopt_state<std::size_t>(g);
+}
+
+bool Barrier::cancel_wait(detail::StateBase* s) noexcept {
+    // A claim the canceller finds taken is completed at once, or given back at once (by an
+    // arrival that found its round short, still under m_mutex): wait for either.
+    detail::Backoff backoff;
+    while (!s->try_claim()) {
+        if (s->done())
+            return false;
+        backoff.pause();
+    }
+    s->set_error(detail::make_cancelled("unsync: cancelled"));
+    s->complete();
+    return true;
 }
 
 std::optional<std::size_t> Barrier::wait_until(std::chrono::steady_clock::time_point deadline) {

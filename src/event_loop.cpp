@@ -149,6 +149,7 @@ struct detail::LoopImpl : detail::LoopCore {
     void fire_timers();
     void sleep_until_work();
     void drain();
+    bool grant_under_way() const noexcept;
     void post(TaskBase* task) noexcept;
     void wake() {
         // acq_rel: whoever sets the flag owns posting the handler; the handler clears it.
@@ -544,7 +545,14 @@ void detail::LoopImpl::drain() {
     for (TaskBase* t = m_registry; t; t = t->m_next) {
         t->m_cancelled = true;
         detail::Waiter* w = t->m_wait_node;
-        if (w && w->m_awaited && w->m_awaited->remove_waiter(w)) {
+        if (!w || !w->m_awaited)
+            continue;
+        if (w->m_awaited->is_grant()) {
+            // As in process_cancels(): the wait on a primitive is withdrawn, and completing it
+            // schedules the task. A grant under way is waited for (grant_under_way()): left
+            // unread, what it grants (an item popped from a Queue) would be lost.
+            (void)w->m_awaited->cancel();
+        } else if (w->m_awaited->remove_waiter(w)) {
             m_ready.push(t);
         }
     }
@@ -562,7 +570,8 @@ void detail::LoopImpl::drain() {
         while (!m_ready.empty())
             run_task(m_ready.pop());
         io.poll();
-        if (detail::handoffs_in_flight() != 0) {
+        // In this order: a grant seen done was handed over after the count was raised.
+        if (grant_under_way() || detail::handoffs_in_flight() != 0) {
             // Another thread is handing over a task right now; it takes microseconds.
             std::this_thread::yield();
             continue;
@@ -577,6 +586,17 @@ void detail::LoopImpl::drain() {
             break;
         }
     }
+}
+
+// A task waits on a grant that another thread claimed and completes at once, which schedules it.
+// Checked before handoffs_in_flight(): that count was raised before the grant was published.
+bool detail::LoopImpl::grant_under_way() const noexcept {
+    for (const TaskBase* t = m_registry; t; t = t->m_next) {
+        const detail::Waiter* w = t->m_wait_node;
+        if (w && w->m_awaited && w->m_awaited->is_grant() && !w->m_awaited->done())
+            return true;
+    }
+    return false;
 }
 
 void detail::LoopImpl::close() noexcept {

@@ -1,9 +1,11 @@
 #include <unsync/mutex.hpp>
 
+#include <memory>
+
 namespace unsync {
 
-Mutex::LockGrant* Mutex::enqueue() {
-    std::lock_guard guard(m_mutex);
+// Inline: on the path of every wait that queues, and used in this file only.
+inline bool Mutex::queue_locked(LockGrant* g) noexcept {
     std::uint32_t s = m_state.load(std::memory_order_relaxed);
     for (;;) {
         if (s == k_free) {
@@ -11,19 +13,38 @@ Mutex::LockGrant* Mutex::enqueue() {
             // Acquire: as in try_lock().
             if (m_state.compare_exchange_weak(s, k_locked, std::memory_order_acquire,
                                               std::memory_order_relaxed)) {
-                return nullptr;
+                return false;
             }
         } else if (s == k_locked) {
-            // Relaxed: only says that unlock() must come through m_mutex.
+            // Relaxed: only says that unlock() must come through m_lock.
             if (m_state.compare_exchange_weak(s, k_queued, std::memory_order_relaxed))
                 break;
         } else {
             break;
         }
     }
-    auto* g = new LockGrant();
     m_waiters.push(g);
-    return g;
+    return true;
+}
+
+Mutex::LockGrant* Mutex::enqueue() {
+    // Made before the lock is taken, to keep that short; seldom in vain (the mutex was free).
+    std::unique_ptr<LockGrant> g(new LockGrant());
+    std::lock_guard guard(m_lock);
+    return queue_locked(g.get()) ? g.release() : nullptr;
+}
+
+bool Mutex::queue_in_frame(LockGrant* g) noexcept {
+    std::lock_guard guard(m_lock);
+    if (queue_locked(g))
+        return true;
+    g->set_value(*this, std::adopt_lock);
+    return false;
+}
+
+bool Mutex::withdraw(LockGrant* g) noexcept {
+    std::lock_guard guard(m_lock);
+    return m_waiters.remove(g);
 }
 
 Unfuture<std::unique_lock<Mutex>> Mutex::take_queued() {
@@ -54,7 +75,7 @@ bool Mutex::lock_until(std::chrono::steady_clock::time_point deadline) {
 void Mutex::hand_over() noexcept {
     LockGrant* g;
     {
-        std::lock_guard guard(m_mutex);
+        std::lock_guard guard(m_lock);
         g = m_waiters.claim_next();
         if (!g) {
             // Release: as in unlock(), for the next owner.
@@ -66,7 +87,7 @@ void Mutex::hand_over() noexcept {
             m_state.store(k_locked, std::memory_order_relaxed);
         g->set_value(*this, std::adopt_lock);
     }
-    g->complete(true);
+    g->finish();
 }
 
 }  // namespace unsync

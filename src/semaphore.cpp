@@ -1,5 +1,7 @@
 #include <unsync/semaphore.hpp>
 
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 
 namespace unsync {
@@ -9,27 +11,46 @@ Semaphore::Semaphore(std::ptrdiff_t initial, std::ptrdiff_t max) : m_count(initi
         throw std::invalid_argument("unsync: a Semaphore needs 0 <= initial <= max and max >= 1");
 }
 
-Semaphore::PermitGrant* Semaphore::enqueue() {
-    std::lock_guard guard(m_mutex);
+// Inline: on the path of every wait that queues, and used in this file only.
+inline bool Semaphore::queue_locked(PermitGrant* g) noexcept {
     std::ptrdiff_t c = m_count.load(std::memory_order_relaxed);
     for (;;) {
         if (c > 0) {
             // Acquire: as in try_acquire().
             if (m_count.compare_exchange_weak(c, c - 1, std::memory_order_acquire,
                                               std::memory_order_relaxed)) {
-                return nullptr;
+                return false;
             }
         } else if (c == 0) {
-            // Relaxed: only says that release() must come through m_mutex.
+            // Relaxed: only says that release() must come through m_lock.
             if (m_count.compare_exchange_weak(c, k_queued, std::memory_order_relaxed))
                 break;
         } else {
             break;
         }
     }
-    auto* g = new PermitGrant();
     m_waiters.push(g);
-    return g;
+    return true;
+}
+
+Semaphore::PermitGrant* Semaphore::enqueue() {
+    // Made before the lock is taken, to keep that short; seldom in vain (a permit was free).
+    std::unique_ptr<PermitGrant> g(new PermitGrant());
+    std::lock_guard guard(m_lock);
+    return queue_locked(g.get()) ? g.release() : nullptr;
+}
+
+bool Semaphore::queue_in_frame(PermitGrant* g) noexcept {
+    std::lock_guard guard(m_lock);
+    if (queue_locked(g))
+        return true;
+    g->set_value(*this);
+    return false;
+}
+
+bool Semaphore::withdraw(PermitGrant* g) noexcept {
+    std::lock_guard guard(m_lock);
+    return m_waiters.remove(g);
 }
 
 Unfuture<Semaphore::Permit> Semaphore::take_queued() {
@@ -89,15 +110,15 @@ void Semaphore::release_one() noexcept {
 void Semaphore::hand_over(std::ptrdiff_t n) noexcept {
     PermitGrant* granted = nullptr;
     {
-        std::lock_guard guard(m_mutex);
-        // Another release may have left k_queued while this one waited for m_mutex (it found
+        std::lock_guard guard(m_lock);
+        // Another release may have left k_queued while this one waited for m_lock (it found
         // the queue empty): the permits are added then, not stored over its own.
         // Release: as in release().
         if (m_count.load(std::memory_order_relaxed) != k_queued) {
             m_count.fetch_add(n, std::memory_order_release);
             return;
         }
-        // The count is k_queued and stays so while m_mutex is held.
+        // The count is k_queued and stays so while m_lock is held.
         while (n > 0) {
             PermitGrant* g = m_waiters.claim_next();
             if (!g)

@@ -53,6 +53,12 @@ Unfuture<int> await_and_count(Mutex& m, std::atomic<int>& granted) {
     co_return 1;
 }
 
+// Records its id in `order` once it holds the lock, taken through co_await on the mutex.
+Unfuture<void> await_and_record(Mutex& m, std::vector<int>& order, int id) {
+    auto lock = co_await m;
+    order.push_back(id);
+}
+
 Unfuture<void> unlock_on_loop(Mutex& m) {
     m.unlock();
     co_return;
@@ -192,6 +198,30 @@ TEST(Mutex, CancellingAQueuedWaitWithdrawsIt) {
     m.unlock();
 }
 
+// `co_await m` queues a wait kept in the coroutine's frame: cancelling one takes it out of the
+// queue wherever it is, and the others keep their order.
+TEST(Mutex, CancellingCoAwaitWaitsAnywhereInTheQueueKeepsTheOthersInOrder) {
+    Mutex m;
+    m.lock();
+    std::vector<int> order;
+    auto a = await_and_record(m, order, 1);
+    auto b = await_and_record(m, order, 2);
+    auto c = await_and_record(m, order, 3);
+    unsync_test::loop_turns(1);  // each waits in co_await
+    EXPECT_TRUE(c.cancel());     // the last wait
+    EXPECT_CANCELLED(c);
+    auto d = await_and_record(m, order, 4);  // queued after the one taken out
+    unsync_test::loop_turns(1);
+    EXPECT_TRUE(b.cancel());  // one in the middle
+    EXPECT_CANCELLED(b);
+    m.unlock();
+    a.result(kWait);
+    d.result(kWait);
+    EXPECT_EQ(order, (std::vector<int>{1, 4}));
+    EXPECT_TRUE(m.try_lock());
+    m.unlock();
+}
+
 TEST(Mutex, WaitForTimesOutAndTheMutexStaysUsable) {
     Mutex m;
     m.lock();
@@ -249,8 +279,13 @@ TEST(Mutex, DestroyedWithWaitersFailsThemClearly) {
     auto m = std::make_unique<Mutex>();
     m->lock();
     auto waiting = m->lock_async();
+    std::atomic<int> granted{0};
+    auto awaiting = await_and_count(*m, granted);
+    unsync_test::loop_turns(1);  // the coroutine waits in co_await
     m.reset();
     EXPECT_THROW((void)waiting.result(kWait), unsync::invalid_state_error);
+    EXPECT_THROW((void)awaiting.result(kWait), unsync::invalid_state_error);
+    EXPECT_EQ(granted.load(), 0);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <future>
 #include <string>
 #include <thread>
+#include <utility>
 
 using namespace std::chrono_literals;
 using unsync::Unfuture;
@@ -438,6 +439,107 @@ Unfuture<void> retries_every_std_exception(Unfuture<void> running) {
     std::exit(0);
 }
 
+// An item whose first move blocks until `go_on` is ready: Queue::push moves it into the grant of
+// the waiting pop under the queue's lock, so the grant stays claimed, and not yet completed, for
+// as long as the test wants.
+struct HeldItem {
+    static inline std::promise<void>* in_move = nullptr;
+    static inline std::shared_future<void> go_on;
+
+    explicit HeldItem(bool hold) : m_hold(hold) {}
+    HeldItem(HeldItem&& other) noexcept : m_hold(false) {
+        if (std::exchange(other.m_hold, false)) {
+            in_move->set_value();
+            go_on.wait();
+        }
+    }
+    HeldItem& operator=(HeldItem&& other) noexcept {
+        m_hold = std::exchange(other.m_hold, false);
+        return *this;
+    }
+    bool m_hold;
+};
+
+Unfuture<void> pop_and_count(unsync::Queue<HeldItem>& q, std::atomic<int>& popped,
+                             Unfuture<void> waiting) {
+    waiting.set_result();
+    for (;;) {
+        (void)co_await q.pop_async();
+        popped.fetch_add(1);
+    }
+}
+
+// Its unwinding lets the held move finish.
+Unfuture<void> let_go_when_unwound(Unfuture<int> never, Unfuture<void> waiting,
+                                   std::promise<void>* go_on) {
+    struct LetGo {
+        std::promise<void>* go_on;
+        ~LetGo() { go_on->set_value(); }
+    } let_go{go_on};
+    waiting.set_result();
+    co_await never;
+}
+
+// A push hands its item to a coroutine waiting in pop_async() as shutdown cancels that
+// coroutine: the grant is claimed first, and completed only after the drain has dealt with the
+// popper (the drain unwinds `releaser` after it: tasks started later come first). The item must
+// reach the popper, as pop_async() promises of an item granted before a cancellation took effect;
+// dropped with the unread grant, it would be gone although the push succeeded.
+[[noreturn]] void shutdown_as_an_item_goes_to_a_waiting_pop() {
+    fail_child_after(kWait, "shutdown while an item goes to a waiting pop");
+    unsync::Queue<HeldItem> q;
+    std::atomic<int> popped{0};
+    std::promise<void> in_move;
+    std::promise<void> go_on;
+    HeldItem::in_move = &in_move;
+    HeldItem::go_on = go_on.get_future().share();
+
+    Unfuture<int> never;
+    Unfuture<void> releaser_waiting;
+    auto releaser = let_go_when_unwound(never, releaser_waiting, &go_on);
+    releaser_waiting.result(kWait);
+    Unfuture<void> popper_waiting;
+    auto popper = pop_and_count(q, popped, popper_waiting);
+    popper_waiting.result(kWait);
+    (void)quick().result(kWait);  // the popper's step has ended: it waits in pop_async()
+
+    std::thread pusher([&] { q.push(HeldItem(true)); });
+    in_move.get_future().wait();  // the pop's grant is claimed, its item half moved
+    unsync::shutdown();
+    pusher.join();
+    if (!popper.done() || !releaser.done())
+        fail_child("a task is not done after shutdown()");
+    const char* what = popped.load() == 1 ? "popped" : q.size() == 1 ? "still queued" : "lost";
+    std::fprintf(stderr, "item: %s; the popper: %s\n", what, outcome(popper).c_str());
+    std::exit(0);
+}
+
+Unfuture<void> await_mutex(unsync::Mutex& m, Unfuture<void> waiting) {
+    waiting.set_result();
+    auto lock = co_await m;
+}
+
+// A coroutine waits in `co_await m` (a wait kept in its frame) when shutdown cancels it: the wait
+// is taken out of the mutex's queue, so the mutex neither hands the lock to the unwound frame nor
+// keeps it.
+[[noreturn]] void shutdown_while_a_coroutine_waits_in_co_await_on_a_mutex() {
+    fail_child_after(kWait, "shutdown while a coroutine waits on a mutex");
+    unsync::Mutex m;
+    m.lock();
+    Unfuture<void> waiting;
+    auto waiter = await_mutex(m, waiting);
+    waiting.result(kWait);
+    (void)quick().result(kWait);  // the waiter's step has ended: it waits in co_await
+    unsync::shutdown();
+    m.unlock();
+    const bool free = m.try_lock();
+    if (free)
+        m.unlock();
+    std::fprintf(stderr, "mutex: %s; the waiter: %s\n", free ? "free" : "held",
+                 outcome(waiter).c_str());
+    std::exit(0);
+}
+
 }  // namespace
 
 // =============================================================================================
@@ -514,6 +616,16 @@ TEST(ShutdownExplicit, ShutdownBeforeTheRuntimeStartedStillRefusesLaterWork) {
 TEST(ShutdownExplicit, PendingTasksAreCancelled) {
     EXPECT_CLEAN_EXIT(explicit_shutdown_cancels_pending_tasks(),
                       "shutdown: sleeper cancelled, awaiter cancelled");
+}
+
+TEST(ShutdownExplicit, AnItemGrantedToAPopAsShutdownCancelsItIsNotLost) {
+    EXPECT_CLEAN_EXIT(shutdown_as_an_item_goes_to_a_waiting_pop(),
+                      "item: popped; the popper: cancelled");
+}
+
+TEST(ShutdownExplicit, ACoroutineWaitingInCoAwaitOnAMutexIsWithdrawn) {
+    EXPECT_CLEAN_EXIT(shutdown_while_a_coroutine_waits_in_co_await_on_a_mutex(),
+                      "mutex: free; the waiter: cancelled");
 }
 
 TEST(ShutdownExplicit, WakesAThreadBlockedInResult) {

@@ -39,7 +39,9 @@ public:
     ///
     /// Awaitable, blockable with `result()` (off the loop thread), usable with
     /// unsync::wait_for() and the combinators. A wait cancelled (or timed out) before the round
-    /// is full leaves the round.
+    /// is full leaves the round and is not counted, even as the last party arrives: the round
+    /// then waits for another. Once the round is full, cancelling comes too late: the wait has
+    /// its index (a coroutine cancelled meanwhile still gets it; its next suspension throws).
     /// @return a future of this party's index in its round, from 0 to parties() - 1 in order of
     ///         arrival; it fails with broken_barrier_error when the round is reset() or the
     ///         barrier is (or gets) aborted.
@@ -75,9 +77,14 @@ public:
     bool broken();
 
 private:
+    // The last arrival claims the waits of the round before it knows that it is full (a wait
+    // being cancelled cannot be claimed), and gives the claims back when it is not.
+    static bool cancel_wait(detail::StateBase* s) noexcept;
     // The value is the index, set when the round is full.
-    using ArriveGrant = detail::Grant<std::size_t>;
+    using ArriveGrant = detail::Grant<std::size_t, detail::Empty, &cancel_wait>;
     std::optional<std::size_t> wait_until(std::chrono::steady_clock::time_point deadline);
+    // A wait of the round being filled; under m_mutex.
+    Unfuture<std::size_t> queue_wait();
     // Fails every wait in the queue; under m_mutex, completed outside.
     ArriveGrant* break_waits();
 

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include <unsync/detail/grant.hpp>
+#include <unsync/detail/spin_lock.hpp>
 #include <unsync/export.hpp>
 #include <unsync/unfuture.hpp>
 
@@ -42,9 +43,9 @@ public:
     /// locked). Unlocking it afterwards, or using a `std::unique_lock` of it, is undefined.
     ~Mutex() = default;
 
-    /// `auto lock = co_await m;` in an unsync coroutine: the fastest form of lock_async(). A
-    /// free mutex is taken at once without allocating; otherwise the coroutine waits its turn
-    /// as with `co_await m.lock_async()` (cancellation included).
+    /// `auto lock = co_await m;` in an unsync coroutine: the fastest form of lock_async(); it
+    /// never allocates. A free mutex is taken at once; otherwise the coroutine waits its turn
+    /// as with `co_await m.lock_async()` (cancellation included), in a wait kept in its frame.
     /// @return an awaitable that gives a std::unique_lock<Mutex> owning the lock.
     auto operator co_await() noexcept {
         return detail::TakeAwaiter<std::unique_lock<Mutex>, Mutex>(*this);
@@ -104,25 +105,35 @@ public:
 
 private:
     using LockGrant = detail::Grant<std::unique_lock<Mutex>>;
-    // k_queued: locked, and the queue may hold waiters; it leaves that value under m_mutex only.
+    // k_queued: locked, and the queue may hold waiters; it leaves that value under m_lock only.
     static constexpr std::uint32_t k_free = 0;
     static constexpr std::uint32_t k_locked = 1;
     static constexpr std::uint32_t k_queued = 2;
 
+    using Wait = LockGrant;
     friend class detail::TakeAwaiter<std::unique_lock<Mutex>, Mutex>;
+    friend class detail::FrameGrant<LockGrant, Mutex>;
     std::optional<std::unique_lock<Mutex>> take_now() noexcept {
         if (try_lock())
             return std::unique_lock<Mutex>(*this, std::adopt_lock);
         return std::nullopt;
     }
     Unfuture<std::unique_lock<Mutex>> take_queued();
+    // Queues g, or locks the mutex if it was free after all (then false); under m_lock.
+    bool queue_locked(LockGrant* g) noexcept;
     // A wait in the queue, or null when the mutex was free after all (then it is the caller's).
     LockGrant* enqueue();
+    // For a FrameGrant: queues it, or grants it at once (false); takes it out of the queue
+    // (false: a grant has it already).
+    bool queue_in_frame(LockGrant* g) noexcept;
+    bool withdraw(LockGrant* g) noexcept;
     bool lock_until(std::chrono::steady_clock::time_point deadline);
     void hand_over() noexcept;
 
     std::atomic<std::uint32_t> m_state{k_free};
-    std::mutex m_mutex;  // guards m_waiters and the state's leaving k_queued
+    // Guards m_waiters and the state's leaving k_queued; held for a few pointer writes, so a
+    // waiter spins rather than sleeps (std::mutex costs a second atomic operation per use).
+    detail::SpinLock m_lock;
     detail::GrantQueue<LockGrant> m_waiters;
 };
 

@@ -7,11 +7,11 @@
 #include <chrono>
 #include <cstddef>
 #include <limits>
-#include <mutex>
 #include <optional>
 #include <utility>
 
 #include <unsync/detail/grant.hpp>
+#include <unsync/detail/spin_lock.hpp>
 #include <unsync/export.hpp>
 #include <unsync/unfuture.hpp>
 
@@ -77,9 +77,10 @@ public:
     /// Permit going out of scope, say) is undefined.
     ~Semaphore() = default;
 
-    /// `auto permit = co_await s;` in an unsync coroutine: the fastest form of acquire_async().
-    /// A free permit is taken at once without allocating; otherwise the coroutine waits its
-    /// turn as with `co_await s.acquire_async()` (cancellation included).
+    /// `auto permit = co_await s;` in an unsync coroutine: the fastest form of acquire_async();
+    /// it never allocates. A free permit is taken at once; otherwise the coroutine waits its
+    /// turn as with `co_await s.acquire_async()` (cancellation included), in a wait kept in its
+    /// frame.
     /// @return an awaitable that gives the Permit.
     auto operator co_await() noexcept { return detail::TakeAwaiter<Permit, Semaphore>(*this); }
 
@@ -142,17 +143,24 @@ public:
 private:
     using PermitGrant = detail::Grant<Permit>;
     // m_count is the number of free permits, or k_queued: none free and the queue may hold
-    // waiters; it leaves that value under m_mutex only.
+    // waiters; it leaves that value under m_lock only.
     static constexpr std::ptrdiff_t k_queued = -1;
 
+    using Wait = PermitGrant;
     friend class detail::TakeAwaiter<Permit, Semaphore>;
+    friend class detail::FrameGrant<PermitGrant, Semaphore>;
     std::optional<Permit> take_now() noexcept {
         if (try_acquire())
             return Permit(*this);
         return std::nullopt;
     }
     Unfuture<Permit> take_queued();
+    // Queues g, or takes a permit if one was free after all (then false); under m_lock.
+    bool queue_locked(PermitGrant* g) noexcept;
     PermitGrant* enqueue();
+    // For a FrameGrant: as Mutex's.
+    bool queue_in_frame(PermitGrant* g) noexcept;
+    bool withdraw(PermitGrant* g) noexcept;
     bool acquire_until(std::chrono::steady_clock::time_point deadline);
     void release_one() noexcept;
     // The permits left after granting up to n waiters; stores them.
@@ -160,7 +168,9 @@ private:
 
     std::atomic<std::ptrdiff_t> m_count;
     const std::ptrdiff_t m_max;
-    std::mutex m_mutex;  // guards m_waiters and the count's leaving k_queued
+    // Guards m_waiters and the count's leaving k_queued; held for a few pointer writes, so a
+    // waiter spins rather than sleeps (std::mutex costs a second atomic operation per use).
+    detail::SpinLock m_lock;
     detail::GrantQueue<PermitGrant> m_waiters;
 };
 

@@ -266,6 +266,20 @@ void StateBase::complete_slow(bool drop_ref) noexcept {
     }
 }
 
+void StateBase::complete_for(TaskBase* task) noexcept {
+    // As in complete_slow(): counted while the task is in transit, for shutdown.
+    const bool handoff = task && !on_loop_thread();
+    if (handoff)
+        g_handoffs.fetch_add(1, std::memory_order_seq_cst);
+    // Release: whoever sees k_done sees the result. A plain store, as nobody else writes the word
+    // of such a state: it has no waiter list and no handle, and it is claimed by its queue.
+    m_word.store(m_word.load(std::memory_order_relaxed) | k_done, std::memory_order_release);
+    if (task)
+        schedule(task);
+    if (handoff)
+        g_handoffs.fetch_sub(1, std::memory_order_release);
+}
+
 void StateBase::release_finisher() noexcept {
     // acq_rel, as in release(). k_finishing is set, so subtracting it clears it: readers()
     // sees the reference and the bit go together.

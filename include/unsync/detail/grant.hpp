@@ -5,7 +5,9 @@
 //
 // Who completes a wait is decided by one claim: the granter's or a canceller's. A claim taken by a
 // granter is a grant under way, completed at once; so a cancelled task waits for it and returns
-// it (the k_grant bit tells the awaiter and the loop), and what was granted is never lost.
+// it (the k_grant bit tells the awaiter and the loop), and what was granted is never lost. A
+// Barrier claims the waits of a round before it knows the round is full, and gives the claims
+// back at once when it is not; its waits have a cancel function that waits for that.
 
 #include <algorithm>
 #include <chrono>
@@ -27,10 +29,12 @@ namespace unsync::detail {
 struct GrantDone {};
 
 // T: what a granted wait returns. Extra: what the waiter leaves with the primitive (the item of a
-// push into a full queue).
-template <class T, class Extra = Empty>
-class Grant final : public State<T>, public Pooled {
+// push into a full queue). Cancel: null, or the cancel function of a primitive that may give a
+// claim back.
+template <class T, class Extra = Empty, StateBase::CancelFn Cancel = nullptr>
+class Grant : public State<T>, public Pooled {
 public:
+    using Value = T;
     // Two references: the waiter's Unfuture and the primitive's queue.
     Grant() noexcept : State<T>(&k_ops, 2, StateBase::k_grant) {}
     template <class E>
@@ -38,7 +42,18 @@ public:
         : State<T>(&k_ops, 2, StateBase::k_grant), m_extra(std::forward<E>(extra)) {}
 
     Grant* m_next = nullptr;  // in the primitive's queue, under its lock
+    // Set for a FrameGrant (below): the task whose frame holds it.
+    TaskBase* const m_frame_task = nullptr;
     [[no_unique_address]] Extra m_extra;
+
+    // Completes a wait claimed by the caller (taken from the queue), dropping the queue's
+    // reference; a FrameGrant schedules its task instead.
+    void finish() noexcept {
+        if (m_frame_task)
+            this->complete_for(m_frame_task);
+        else
+            this->complete(true);
+    }
 
     // A wait satisfied at once: a future born done, with no queue reference. Nobody else can see
     // the state before it is handed out, so it is built complete: no atomic operation at all.
@@ -50,6 +65,12 @@ public:
     static Unfuture<T> ready_error(std::exception_ptr e) {
         return adopt_state<T>(new Grant(Failed{}, std::move(e)));
     }
+
+protected:
+    // A FrameGrant's: its references are never dropped, and nobody claims it but by taking it
+    // from the queue.
+    Grant(const StateBase::Ops* ops, TaskBase* task) noexcept
+        : State<T>(ops, 2, StateBase::k_grant), m_frame_task(task) {}
 
 private:
     using Done = GrantDone;
@@ -67,8 +88,9 @@ private:
     static void destroy(StateBase* s) noexcept {
         delete static_cast<Grant*>(static_cast<State<T>*>(s));
     }
-    // No cancel function: cancelling claims the wait and completes it with cancelled_error.
-    static constexpr StateBase::Ops k_ops{&destroy, nullptr, nullptr};
+    // Without a cancel function, cancelling claims the wait and completes it with
+    // cancelled_error.
+    static constexpr StateBase::Ops k_ops{&destroy, Cancel, nullptr};
 };
 
 // The FIFO of waits of one primitive; every member function runs under the primitive's lock. It
@@ -101,12 +123,31 @@ public:
     G* claim_next() noexcept {
         while (G* g = m_head) {
             unlink_head();
+            // A FrameGrant is claimed by being taken out: its canceller takes it out too.
+            if (g->m_frame_task)
+                return g;
             // Only the queue's reference left: nobody would read a grant.
             if (g->use_count() > 1 && g->try_claim())
                 return g;
             g->release();
         }
         return nullptr;
+    }
+
+    // Takes a FrameGrant out of the queue; false when a granter already took it.
+    bool remove(G* g) noexcept {
+        G* prev = nullptr;
+        for (G* p = m_head; p; prev = p, p = p->m_next) {
+            if (p == g) {
+                (prev ? prev->m_next : m_head) = g->m_next;
+                if (m_tail == g)
+                    m_tail = prev;
+                g->m_next = nullptr;
+                --m_size;
+                return true;
+            }
+        }
+        return false;
     }
 
     // The live waits, after dropping the dead ones.
@@ -120,7 +161,7 @@ public:
     void fail_all(const char* why) noexcept {
         while (G* g = claim_next()) {
             g->set_error(std::make_exception_ptr(invalid_state_error(why)));
-            g->complete(true);
+            g->finish();
         }
     }
 
@@ -160,10 +201,44 @@ private:
     std::size_t m_sweep_at = k_min_sweep;
 };
 
-// `co_await primitive`: what is free is taken at once, with no future and no allocation;
-// otherwise the wait is queued and awaited as `co_await` of its future is (cancellation and
-// grants under way included). Primitive gives take_now() -> std::optional<T> and
-// take_queued() -> Unfuture<T>, and befriends this class.
+// `co_await primitive`'s wait, kept in the coroutine's frame (in its TakeAwaiter) instead of a
+// Grant of its own: queued with the primitive's other waits, it is granted by scheduling the task,
+// with no future, no waiter list and no atomic operation on it (it is claimed by being taken out
+// of the queue, under the primitive's lock). Only the loop cancels it, for the task's cancellation
+// or at shutdown, by taking it out of the queue: one already taken out is being granted, and the
+// task waits for that, as for any grant under way. G: the primitive's Grant type.
+template <class G, class Primitive>
+class FrameGrant final : public G {
+public:
+    FrameGrant(Primitive& primitive, TaskBase* task) noexcept
+        : G(&k_ops, task), m_primitive(&primitive) {}
+    FrameGrant(const FrameGrant&) = delete;
+    FrameGrant& operator=(const FrameGrant&) = delete;
+
+    // Taken at once (the primitive was freed meanwhile), before any other thread could see it.
+    void taken_at_once() noexcept { this->complete_for(nullptr); }
+
+private:
+    static bool cancel(StateBase* s) noexcept {
+        auto* g = static_cast<FrameGrant*>(static_cast<State<typename G::Value>*>(s));
+        if (!g->m_primitive->withdraw(g))
+            return false;
+        g->set_error(make_cancelled("unsync: cancelled"));
+        g->finish();
+        return true;
+    }
+    // Never called: no reference to it is dropped, and the frame frees it.
+    static void destroy(StateBase*) noexcept {}
+    static constexpr StateBase::Ops k_ops{&destroy, &cancel, nullptr};
+
+    Primitive* const m_primitive;
+};
+
+// `co_await primitive`: what is free is taken at once, with no wait at all; otherwise the
+// coroutine queues a FrameGrant and suspends until it is granted or cancelled (a grant made before
+// the cancellation took effect is returned, as `co_await` of a primitive's future does). Primitive
+// gives take_now() -> std::optional<T>, queue_in_frame(G*) (false: taken at once after all, the
+// value is in the wait) and withdraw(G*), names its Grant type Wait, and befriends this class.
 template <class T, class Primitive>
 class TakeAwaiter {
 public:
@@ -171,27 +246,57 @@ public:
 
     bool await_ready() {
         m_now = m_primitive->take_now();
-        if (m_now)
-            return true;
-        m_wait.emplace(m_primitive->take_queued());
-        m_awaiter.emplace(&state_of(*m_wait));
-        return m_awaiter->await_ready();
+        return m_now.has_value();
     }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        return m_awaiter->await_suspend(h);
+        TaskBase& task = task_of(h);
+        Queued& q = m_queued.emplace(*m_primitive, task);
+        if (task.m_cancelled) {
+            // No wait: await_resume throws.
+            q.wait.set_error(make_cancelled("unsync: task cancelled"));
+        } else {
+            // Set first: the loop finds the wait through it to cancel it.
+            task.m_wait_node = &q.waiter;
+            if (m_primitive->queue_in_frame(&q.wait))
+                return true;
+            task.m_wait_node = nullptr;
+        }
+        q.wait.taken_at_once();
+        return false;
     }
     T await_resume() {
         if (m_now)
             return std::move(*m_now);
-        return m_awaiter->await_resume();
+        TaskBase* task = m_queued->waiter.m_task;
+        Wait& wait = m_queued->wait;
+        task->m_wait_node = nullptr;
+        // Cancelled: the awaiting expression throws, unless it was granted (see Awaiter).
+        if (task->m_cancelled && wait.has_error()) [[unlikely]]
+            throw_cancelled();
+        wait.rethrow_if_error();
+        return std::move(wait.value());
     }
 
 private:
+    using Wait = FrameGrant<typename Primitive::Wait, Primitive>;
+    // Built only when the coroutine waits: the free case stays two flags and a take.
+    struct Queued {
+        Queued(Primitive& primitive, TaskBase& task) noexcept : wait(primitive, &task) {
+            waiter.m_task = &task;
+            waiter.m_awaited = &wait;
+        }
+        Waiter waiter;
+        Wait wait;
+    };
+
+    [[noreturn, gnu::noinline]] static void throw_cancelled() {
+        std::rethrow_exception(make_cancelled("unsync: task cancelled"));
+    }
+
     Primitive* m_primitive;
     std::optional<T> m_now;
-    std::optional<Unfuture<T>> m_wait;
-    std::optional<Awaiter<T, AwaitMode::value>> m_awaiter;
+    std::optional<Queued> m_queued;
 };
 
 // A plain thread's blocking wait: on the loop thread, where it would deadlock, it throws
@@ -215,8 +320,9 @@ inline bool wait_granted(StateBase& s, std::chrono::steady_clock::time_point dea
 
 // A thread's wait on a queued grant it holds a reference to, until the deadline: what was
 // granted, or nullopt once withdrawn. A wait failed by the primitive's destruction rethrows.
-template <class T, class E>
-std::optional<T> take_when_granted(Grant<T, E>* g, std::chrono::steady_clock::time_point deadline) {
+template <class T, class E, StateBase::CancelFn C>
+std::optional<T> take_when_granted(Grant<T, E, C>* g,
+                                   std::chrono::steady_clock::time_point deadline) {
     Unfuture<T> wait = adopt_state<T>(g);
     if (!wait_granted(*g, deadline))
         return std::nullopt;
@@ -229,7 +335,7 @@ template <class G>
 void complete_all(G* g) noexcept {
     while (g) {
         G* next = g->m_next;
-        g->complete(true);
+        g->finish();
         g = next;
     }
 }

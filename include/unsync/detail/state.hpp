@@ -140,6 +140,13 @@ public:
         // Relaxed: this RMW only elects the writer; publish() orders the result.
         return (m_word.fetch_or(k_claimed, std::memory_order_relaxed) & k_claimed) == 0;
     }
+    // Gives back a claim taken with try_claim() before anything was stored: only for a kind
+    // whose cancel function waits for that (a Barrier's wait).
+    void unclaim() noexcept {
+        // Relaxed: nothing was written under the claim, and a canceller's claim is an RMW,
+        // which sees this.
+        m_word.fetch_and(~k_claimed, std::memory_order_relaxed);
+    }
     // Throws invalid_state_error when someone else already completes (or completed) this state.
     void claim() {
         if (!try_claim())
@@ -167,6 +174,10 @@ public:
         if (!drop_ref || !finish_unobserved())
             complete_slow(drop_ref);
     }
+    // Publishes the stored result of a state that one task alone waits on, through no waiter list
+    // (a wait kept in that task's frame), and schedules the task (if any); the state is not
+    // touched once the task may run.
+    void complete_for(TaskBase* task) noexcept;
     // False when already done (or, for a running call that cannot be interrupted, not possible).
     bool cancel() noexcept;
 
