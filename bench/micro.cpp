@@ -269,19 +269,6 @@ unsync::Unfuture<void> mutex_taker(unsync::Mutex& m, long turns) {
         co_await unsync::sleep(std::chrono::nanoseconds(0));
     }
 }
-void BM_Mutex_Handover_OnLoop(benchmark::State& st) {
-    constexpr long turns = 10000;
-    for (auto _ : st) {
-        unsync::Mutex m;
-        auto a = mutex_taker(m, turns);
-        auto b = mutex_taker(m, turns);
-        a.result();
-        b.result();
-    }
-    st.SetItemsProcessed(st.iterations() * 2 * turns);
-}
-BENCHMARK(BM_Mutex_Handover_OnLoop)->UseRealTime()->Unit(benchmark::kMillisecond);
-
 // The same through `co_await m`, whose wait is kept in the coroutine's frame.
 unsync::Unfuture<void> mutex_awaiting_taker(unsync::Mutex& m, long turns) {
     for (long i = 0; i < turns; ++i) {
@@ -289,16 +276,24 @@ unsync::Unfuture<void> mutex_awaiting_taker(unsync::Mutex& m, long turns) {
         co_await unsync::sleep(std::chrono::nanoseconds(0));
     }
 }
-void BM_Mutex_AwaitHandover_OnLoop(benchmark::State& st) {
+template <unsync::Unfuture<void> (*Taker)(unsync::Mutex&, long)>
+void handover_on_loop(benchmark::State& st) {
     constexpr long turns = 10000;
     for (auto _ : st) {
         unsync::Mutex m;
-        auto a = mutex_awaiting_taker(m, turns);
-        auto b = mutex_awaiting_taker(m, turns);
+        auto a = Taker(m, turns);
+        auto b = Taker(m, turns);
         a.result();
         b.result();
     }
     st.SetItemsProcessed(st.iterations() * 2 * turns);
+}
+void BM_Mutex_Handover_OnLoop(benchmark::State& st) {
+    handover_on_loop<&mutex_taker>(st);
+}
+BENCHMARK(BM_Mutex_Handover_OnLoop)->UseRealTime()->Unit(benchmark::kMillisecond);
+void BM_Mutex_AwaitHandover_OnLoop(benchmark::State& st) {
+    handover_on_loop<&mutex_awaiting_taker>(st);
 }
 BENCHMARK(BM_Mutex_AwaitHandover_OnLoop)->UseRealTime()->Unit(benchmark::kMillisecond);
 

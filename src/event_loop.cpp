@@ -30,7 +30,7 @@
 #include "detail/ambient.hpp"
 #include "detail/cpu_relax.hpp"
 #include "detail/intrusive_fifo.hpp"
-#include "detail/intrusive_list.hpp"
+#include <unsync/detail/intrusive_list.hpp>
 #include "detail/quad_heap.hpp"
 
 namespace unsync {

@@ -16,7 +16,7 @@
 #include <unsync/detail/tls.hpp>
 
 #include "detail/cpu_relax.hpp"
-#include "detail/intrusive_list.hpp"
+#include <unsync/detail/intrusive_list.hpp>
 
 namespace unsync::detail {
 

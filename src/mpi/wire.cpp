@@ -26,6 +26,26 @@ constexpr std::chrono::milliseconds k_long_quiet{100};
 // busy on the core, as the thread runs only for a poll.
 constexpr std::chrono::microseconds k_poll_slice{100};
 
+// Linux 6.12 and later read sched_runtime as the slice a normal thread asks for; older ones
+// ignore it. Policy and nice value stay as they are.
+void request_poll_slice() noexcept {
+    // The kernel's struct sched_attr (its first version), which glibc does not declare.
+    struct {
+        std::uint32_t size;
+        std::uint32_t sched_policy;
+        std::uint64_t sched_flags;
+        std::int32_t sched_nice;
+        std::uint32_t sched_priority;
+        std::uint64_t sched_runtime;
+        std::uint64_t sched_deadline;
+        std::uint64_t sched_period;
+    } a{};
+    if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) != 0 || a.sched_policy != SCHED_OTHER)
+        return;
+    a.sched_runtime = static_cast<std::uint64_t>(std::chrono::nanoseconds(k_poll_slice).count());
+    (void)syscall(SYS_sched_setattr, 0, &a, 0);
+}
+
 int mpi_count(std::size_t n) {
     return static_cast<int>(std::min(n, k_max_piece));
 }
@@ -99,26 +119,6 @@ void send_message(int dest, int tag, Kind kind, std::string_view key, std::strin
     }
 }
 
-// Linux 6.12 and later read sched_runtime as the slice a normal thread asks for; older ones
-// ignore it. Policy and nice value stay as they are.
-void request_poll_slice() noexcept {
-    // The kernel's struct sched_attr (its first version), which glibc does not declare.
-    struct {
-        std::uint32_t size;
-        std::uint32_t sched_policy;
-        std::uint64_t sched_flags;
-        std::int32_t sched_nice;
-        std::uint32_t sched_priority;
-        std::uint64_t sched_runtime;
-        std::uint64_t sched_deadline;
-        std::uint64_t sched_period;
-    } a{};
-    if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) != 0 || a.sched_policy != SCHED_OTHER)
-        return;
-    a.sched_runtime = static_cast<std::uint64_t>(std::chrono::nanoseconds(k_poll_slice).count());
-    (void)syscall(SYS_sched_setattr, 0, &a, 0);
-}
-
 bool probe(int source, int tag, MPI_Status& status) {
     int flag = 0;
     MPI_Iprobe(source, tag, MPI_COMM_WORLD, &flag, &status);
@@ -133,6 +133,7 @@ Backoff::Backoff(std::chrono::nanoseconds linger, std::chrono::nanoseconds max_s
     // The default timer slack (50 us) would stretch each short sleep sixfold; this thread only
     // waits on MPI, so it is worth the kernel's precision.
     prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+    request_poll_slice();
 }
 
 void Backoff::reset() noexcept {

@@ -59,17 +59,15 @@ void receive_pieces(int source, const Header& header, std::string& payload);
 void send_message(int dest, int tag, Kind kind, std::string_view key, std::string_view payload,
                   std::size_t piece_size);
 
-// Asks the scheduler for a short slice for the calling thread, which polls. On a machine with
-// more processes than cores (the calls run on them), a thread that wakes to poll would otherwise
-// wait for a running call's slice to end, up to a few ms.
-void request_poll_slice() noexcept;
-
 // Waits for MPI without burning a core: Open MPI's blocking calls busy-poll, so the loops that
 // wait for a message poll with probe(). After a message a loop polls hard for a moment
 // (yielding the core), then sleeps briefly between polls until linger has passed, since a reply
 // or the next call tends to follow; then it doubles the sleep up to max_sleep, and once quiet
 // for long, up to deep_sleep. A poll costs a wake-up (some 20 us on a virtual machine), so the
-// limits are what a wait costs a core.
+// limits are what a wait costs a core. Its thread is set up for polling when it is made: a
+// short scheduler slice, since on a machine with more processes than cores a thread that wakes
+// to poll would otherwise wait for a running call's slice to end (up to a few ms), and a fine
+// timer slack.
 class Backoff {
 public:
     Backoff(std::chrono::nanoseconds linger, std::chrono::nanoseconds max_sleep,

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <unsync/detail/intrusive_fifo.hpp>
+#include <unsync/detail/intrusive_list.hpp>
 #include <unsync/detail/state.hpp>
 #include <unsync/detail/tls.hpp>
 #include <unsync/export.hpp>
@@ -91,22 +92,8 @@ struct LoopCore {
     // Off while draining, and in debug mode, which times each task's step on its own.
     bool m_inline_starts = true;
 
-    void list(TaskBase* t) noexcept {
-        t->m_prev = nullptr;
-        t->m_next = m_registry;
-        if (m_registry)
-            m_registry->m_prev = t;
-        m_registry = t;
-    }
-    void unlist(TaskBase* t) noexcept {
-        if (t->m_prev) {
-            t->m_prev->m_next = t->m_next;
-        } else {
-            m_registry = t->m_next;
-        }
-        if (t->m_next)
-            t->m_next->m_prev = t->m_prev;
-    }
+    void list(TaskBase* t) noexcept { list_push_front(m_registry, t); }
+    void unlist(TaskBase* t) noexcept { list_erase(m_registry, t); }
 };
 
 // The ambient loop, on its own thread only (null on every other thread and before it runs).

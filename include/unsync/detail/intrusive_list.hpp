@@ -1,7 +1,7 @@
 #pragma once
 // A doubly linked list threaded through the nodes' own m_prev and m_next, kept as a bare head
 // pointer (the waiter list lives in every future's state, where one pointer is all it may take).
-// Not synchronized: each user guards its list. Private to the library's sources.
+// Not synchronized: each user guards its list.
 
 namespace unsync::detail {
 
