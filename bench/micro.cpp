@@ -276,6 +276,16 @@ unsync::Unfuture<void> mutex_awaiting_taker(unsync::Mutex& m, long turns) {
         co_await unsync::sleep(std::chrono::nanoseconds(0));
     }
 }
+// Only the first turn holds the lock across a sleep(0), which makes the other coroutine queue;
+// from then on each unlock hands the lock over and the relock queues behind the new holder, so
+// every later turn is one handover and nothing else.
+unsync::Unfuture<void> mutex_handing_taker(unsync::Mutex& m, long turns) {
+    for (long i = 0; i < turns; ++i) {
+        auto lock = co_await m;
+        if (i == 0)
+            co_await unsync::sleep(std::chrono::nanoseconds(0));
+    }
+}
 template <unsync::Unfuture<void> (*Taker)(unsync::Mutex&, long)>
 void handover_on_loop(benchmark::State& st) {
     constexpr long turns = 10000;
@@ -296,6 +306,10 @@ void BM_Mutex_AwaitHandover_OnLoop(benchmark::State& st) {
     handover_on_loop<&mutex_awaiting_taker>(st);
 }
 BENCHMARK(BM_Mutex_AwaitHandover_OnLoop)->UseRealTime()->Unit(benchmark::kMillisecond);
+void BM_Mutex_PureHandover_OnLoop(benchmark::State& st) {
+    handover_on_loop<&mutex_handing_taker>(st);
+}
+BENCHMARK(BM_Mutex_PureHandover_OnLoop)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // Two coroutines taking turns yielding with sleep(0), without the mutex: what the handover
 // benchmarks spend on their own sleep(0) and the loop's turns.

@@ -27,10 +27,10 @@
 #include <unsync/sleep.hpp>  // add_timer's export declaration
 #include <unsync/use_unfuture.hpp>
 
+#include <unsync/detail/intrusive_list.hpp>
 #include "detail/ambient.hpp"
 #include "detail/cpu_relax.hpp"
 #include "detail/intrusive_fifo.hpp"
-#include <unsync/detail/intrusive_list.hpp>
 #include "detail/quad_heap.hpp"
 
 namespace unsync {
@@ -506,8 +506,13 @@ void detail::LoopImpl::run() {
         arm_heartbeat();
     // Acquire: pairs with the release in stop(), nothing else is published through it.
     while (!stop_requested.load(std::memory_order_acquire)) {
-        take_remote();
-        process_cancels();
+        // Most turns find nothing from other threads and nothing cancelled: looked at inline.
+        // Relaxed: a request missed now is seen next turn, and sleep_until_work() looks again
+        // with seq_cst before sleeping.
+        if (remote.maybe_nodes() || cancels_pending.load(std::memory_order_relaxed))
+            take_remote();
+        if (!m_cancels.empty())
+            process_cancels();
         emit_asio_cancels();
         fire_timers();
         // Run what is ready now; what these tasks schedule waits for the next turn.

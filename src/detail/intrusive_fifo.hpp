@@ -65,6 +65,12 @@ public:
     // when every other node has been popped.
     bool has_nodes(std::memory_order order) const noexcept { return m_head.load(order) != m_stub; }
 
+    // Consumer only: a cheap look that may miss a node being pushed right now (the next look
+    // finds it). Relaxed: pop() does the acquire loads when this says there may be nodes.
+    bool maybe_nodes() const noexcept {
+        return m_tail != m_stub || link(m_stub).load(std::memory_order_relaxed) != nullptr;
+    }
+
     // Consumer only. seq_cst: see push().
     bool empty() const noexcept {
         return m_tail == m_stub && link(m_stub).load(std::memory_order_acquire) == nullptr &&
