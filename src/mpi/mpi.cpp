@@ -118,8 +118,6 @@ void fail_unsent(ProcessJob* job, const char* why) noexcept {
     std::string pieces;
     std::string reply;
     wire::Backoff backoff(k_rank_linger, k_rank_max_sleep, k_rank_deep_sleep);
-    // The calls run with the Backoff's short slice too: switching it around each call costs
-    // more than the preemptions it saves, which happen only with more processes than cores.
     for (;;) {
         MPI_Status status;
         if (!wire::probe(0, wire::k_tag_request, status)) {
@@ -515,6 +513,7 @@ void Communicator::drain_for_exit(std::string& first, std::string& pieces) {
 
 void Communicator::run() {
     pthread_setname_np(pthread_self(), "unsync-mpi");
+    wire::request_poll_slice();
     std::string first;
     std::string pieces;
     wire::Backoff backoff(k_caller_linger, k_caller_max_sleep, k_caller_deep_sleep);

@@ -22,9 +22,11 @@ constexpr std::chrono::microseconds k_poll_hard{500};
 constexpr std::chrono::microseconds k_first_sleep{10};
 // Quiet for this long, a loop sleeps up to its deep limit.
 constexpr std::chrono::milliseconds k_long_quiet{100};
-// The scheduler slice a polling thread asks for: short enough that its wake-up preempts a call
-// busy on the core, as the thread runs only for a poll.
+// The scheduler slice rank 0's communication thread asks for: shorter than a call's, so that
+// its wake-up preempts a call busy on the core; the thread runs only for a poll.
 constexpr std::chrono::microseconds k_poll_slice{100};
+
+}  // namespace
 
 // Linux 6.12 and later read sched_runtime as the slice a normal thread asks for; older ones
 // ignore it. Policy and nice value stay as they are.
@@ -45,6 +47,8 @@ void request_poll_slice() noexcept {
     a.sched_runtime = static_cast<std::uint64_t>(std::chrono::nanoseconds(k_poll_slice).count());
     (void)syscall(SYS_sched_setattr, 0, &a, 0);
 }
+
+namespace {
 
 int mpi_count(std::size_t n) {
     return static_cast<int>(std::min(n, k_max_piece));
@@ -133,7 +137,6 @@ Backoff::Backoff(std::chrono::nanoseconds linger, std::chrono::nanoseconds max_s
     // The default timer slack (50 us) would stretch each short sleep sixfold; this thread only
     // waits on MPI, so it is worth the kernel's precision.
     prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-    request_poll_slice();
 }
 
 void Backoff::reset() noexcept {

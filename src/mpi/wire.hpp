@@ -64,10 +64,13 @@ void send_message(int dest, int tag, Kind kind, std::string_view key, std::strin
 // (yielding the core), then sleeps briefly between polls until linger has passed, since a reply
 // or the next call tends to follow; then it doubles the sleep up to max_sleep, and once quiet
 // for long, up to deep_sleep. A poll costs a wake-up (some 20 us on a virtual machine), so the
-// limits are what a wait costs a core. Its thread is set up for polling when it is made: a
-// short scheduler slice, since on a machine with more processes than cores a thread that wakes
-// to poll would otherwise wait for a running call's slice to end (up to a few ms), and a fine
-// timer slack.
+// limits are what a wait costs a core. Its thread gets a fine timer slack when it is made.
+// For a thread that wakes to poll while calls run: a scheduler slice shorter than the calls'.
+// On a machine with more processes than cores its wake-up then preempts a running call at once;
+// with equal slices it waits for the call's slice to be checked, at the next tick (up to 4 ms
+// at 250 Hz). A serving rank keeps the default slice: its calls are what must yield.
+void request_poll_slice() noexcept;
+
 class Backoff {
 public:
     Backoff(std::chrono::nanoseconds linger, std::chrono::nanoseconds max_sleep,
