@@ -42,9 +42,8 @@ bool Mutex::queue_in_frame(LockGrant* g) noexcept {
     return false;
 }
 
-bool Mutex::withdraw(LockGrant* g) noexcept {
-    std::lock_guard guard(m_lock);
-    return m_waiters.remove(g);
+Mutex::~Mutex() {
+    m_waiters.close(m_lock);
 }
 
 Unfuture<std::unique_lock<Mutex>> Mutex::take_queued() {

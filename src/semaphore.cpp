@@ -48,9 +48,8 @@ bool Semaphore::queue_in_frame(PermitGrant* g) noexcept {
     return false;
 }
 
-bool Semaphore::withdraw(PermitGrant* g) noexcept {
-    std::lock_guard guard(m_lock);
-    return m_waiters.remove(g);
+Semaphore::~Semaphore() {
+    m_waiters.close(m_lock);
 }
 
 Unfuture<Semaphore::Permit> Semaphore::take_queued() {

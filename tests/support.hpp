@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -213,6 +214,62 @@ private:
     std::condition_variable m_cv;
     int m_value = 0;
 };
+
+// ---- Races -----------------------------------------------------------------------------------
+
+// Spins until `counter` reaches `at_least`, yielding now and then: a sleep would leave the thread
+// asleep when the race starts, and on a loaded machine the side it waits for needs the core.
+inline void spin_until_at_least(const std::atomic<int>& counter, int at_least) {
+    for (unsigned spins = 0; counter.load(std::memory_order_acquire) < at_least; ++spins) {
+        if (spins % 64 == 63)
+            std::this_thread::yield();
+    }
+}
+
+// Rounds of a race between this thread and another. Each round runs prepare(i) here; then mine(i)
+// here and theirs(i) there start together, one of them later by an offset that sweeps -spread to
+// +spread over 65 rounds (positive: mine later), so that the two meet at every point of each
+// other's work; check(i) runs here once both returned. Stops after the first failed round.
+template <class Prepare, class Mine, class Theirs, class Check>
+void race_rounds(int rounds, std::chrono::nanoseconds spread, Prepare prepare, Mine mine,
+                 Theirs theirs, Check check) {
+    const auto offset = [spread](int i) { return spread * (i % 65 - 32) / 32; };
+    const auto spin_for = [](std::chrono::nanoseconds d) {
+        const auto until = Clock::now() + d;
+        while (Clock::now() < until) {
+        }
+    };
+    std::atomic<int> published{0};  // rounds prepared; rounds + 1 stops the other thread
+    std::atomic<int> arrived{0};    // both sides, each round
+    std::atomic<int> finished{0};   // rounds whose theirs(i) returned
+    std::thread other([&] {
+        for (int i = 1; i <= rounds; ++i) {
+            spin_until_at_least(published, i);
+            if (published.load(std::memory_order_acquire) > rounds)
+                return;
+            arrived.fetch_add(1, std::memory_order_acq_rel);
+            spin_until_at_least(arrived, 2 * i);
+            spin_for(-offset(i));
+            theirs(i);
+            finished.store(i, std::memory_order_release);
+        }
+    });
+    for (int i = 1; i <= rounds; ++i) {
+        prepare(i);
+        published.store(i, std::memory_order_release);
+        arrived.fetch_add(1, std::memory_order_acq_rel);
+        spin_until_at_least(arrived, 2 * i);
+        spin_for(offset(i));
+        mine(i);
+        spin_until_at_least(finished, i);
+        check(i);
+        if (::testing::Test::HasFailure()) {
+            published.store(rounds + 1, std::memory_order_release);
+            break;
+        }
+    }
+    other.join();
+}
 
 // Polls pred (the thing itself) with short pauses until it holds; false after `limit`. For state
 // nothing signals (a pool's thread count, a process's exit).

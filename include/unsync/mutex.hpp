@@ -40,8 +40,11 @@ public:
     Mutex(const Mutex&) = delete;
     Mutex& operator=(const Mutex&) = delete;
     /// Fails the waits left with invalid_state_error (there are waiters only while it is
-    /// locked). Unlocking it afterwards, or using a `std::unique_lock` of it, is undefined.
-    ~Mutex() = default;
+    /// locked): a clear error for each, never a hang. A coroutine whose `co_await` wait is
+    /// cancelled at the same moment fails with cancelled_error or invalid_state_error, whichever
+    /// came first; the destructor returns once no cancellation can reach the mutex any more.
+    /// Unlocking it afterwards, or using a `std::unique_lock` of it, is undefined.
+    ~Mutex();
 
     /// `auto lock = co_await m;` in an unsync coroutine: the fastest form of lock_async(); it
     /// never allocates. A free mutex is taken at once; otherwise the coroutine waits its turn
@@ -123,16 +126,15 @@ private:
     bool queue_locked(LockGrant* g) noexcept;
     // A wait in the queue, or null when the mutex was free after all (then it is the caller's).
     LockGrant* enqueue();
-    // For a FrameGrant: queues it, or grants it at once (false); takes it out of the queue
-    // (false: a grant has it already).
+    // For a FrameGrant: queues it, or grants it at once (false).
     bool queue_in_frame(LockGrant* g) noexcept;
-    bool withdraw(LockGrant* g) noexcept;
     bool lock_until(std::chrono::steady_clock::time_point deadline);
     void hand_over() noexcept;
 
     std::atomic<std::uint32_t> m_state{k_free};
     // Guards m_waiters and the state's leaving k_queued; held for a few pointer writes, so a
     // waiter spins rather than sleeps (std::mutex costs a second atomic operation per use).
+    // FrameGrant takes both to withdraw a cancelled wait.
     detail::SpinLock m_lock;
     detail::GrantQueue<LockGrant> m_waiters;
 };

@@ -73,9 +73,12 @@ public:
     explicit Semaphore(std::ptrdiff_t initial, std::ptrdiff_t max = unbounded);
     Semaphore(const Semaphore&) = delete;
     Semaphore& operator=(const Semaphore&) = delete;
-    /// Fails the waits left with invalid_state_error. Releasing a permit of it afterwards (a
-    /// Permit going out of scope, say) is undefined.
-    ~Semaphore() = default;
+    /// Fails the waits left with invalid_state_error: a clear error for each, never a hang. A
+    /// coroutine whose `co_await` wait is cancelled at the same moment fails with cancelled_error
+    /// or invalid_state_error, whichever came first; the destructor returns once no cancellation
+    /// can reach the semaphore any more. Releasing a permit of it afterwards (a Permit going out
+    /// of scope, say) is undefined.
+    ~Semaphore();
 
     /// `auto permit = co_await s;` in an unsync coroutine: the fastest form of acquire_async();
     /// it never allocates. A free permit is taken at once; otherwise the coroutine waits its
@@ -160,7 +163,6 @@ private:
     PermitGrant* enqueue();
     // For a FrameGrant: as Mutex's.
     bool queue_in_frame(PermitGrant* g) noexcept;
-    bool withdraw(PermitGrant* g) noexcept;
     bool acquire_until(std::chrono::steady_clock::time_point deadline);
     void release_one() noexcept;
     // The permits left after granting up to n waiters; stores them.
@@ -170,6 +172,7 @@ private:
     const std::ptrdiff_t m_max;
     // Guards m_waiters and the count's leaving k_queued; held for a few pointer writes, so a
     // waiter spins rather than sleeps (std::mutex costs a second atomic operation per use).
+    // FrameGrant takes both to withdraw a cancelled wait.
     detail::SpinLock m_lock;
     detail::GrantQueue<PermitGrant> m_waiters;
 };

@@ -15,8 +15,8 @@
 #include <unsync/detail/loop_core.hpp>
 #include <unsync/detail/tls.hpp>
 
-#include "detail/cpu_relax.hpp"
 #include <unsync/detail/intrusive_list.hpp>
+#include "detail/cpu_relax.hpp"
 
 namespace unsync::detail {
 
@@ -271,8 +271,9 @@ void StateBase::complete_for(TaskBase* task) noexcept {
     const bool handoff = task && !on_loop_thread();
     if (handoff)
         g_handoffs.fetch_add(1, std::memory_order_seq_cst);
-    // Release: whoever sees k_done sees the result. A plain store, as nobody else writes the word
-    // of such a state: it has no waiter list and no handle, and it is claimed by its queue.
+    // Release: whoever sees k_done sees the result. A plain store, as nobody else changes the word
+    // of such a state: it has no waiter list and no handle, and its completer holds its claim (or
+    // nobody else sees it yet). A losing claim may still come, but it sets k_claimed again.
     m_word.store(m_word.load(std::memory_order_relaxed) | k_done, std::memory_order_release);
     if (task)
         schedule(task);

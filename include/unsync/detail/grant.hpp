@@ -8,6 +8,12 @@
 // it (the k_grant bit tells the awaiter and the loop), and what was granted is never lost. A
 // Barrier claims the waits of a round before it knows the round is full, and gives the claims
 // back at once when it is not; its waits have a cancel function that waits for that.
+//
+// Most cancellers never touch the primitive: the claim alone settles the wait, and the queue drops
+// it when it comes up. A wait kept in a coroutine frame (FrameGrant) is the exception, as the
+// frame goes with the task: its canceller also takes it out of the queue, under the primitive's
+// lock, after its claim. So a primitive with such waits is destroyed by GrantQueue::close(),
+// which waits for the cancellers that claimed a wait and are still on their way to the lock.
 
 #include <algorithm>
 #include <chrono>
@@ -15,12 +21,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <mutex>
 #include <optional>
 #include <type_traits>
 #include <utility>
 
 #include <unsync/detail/awaiter.hpp>
 #include <unsync/detail/frame_pool.hpp>
+#include <unsync/detail/spin_lock.hpp>
 #include <unsync/detail/state.hpp>
 #include <unsync/unfuture.hpp>
 
@@ -67,8 +75,7 @@ public:
     }
 
 protected:
-    // A FrameGrant's: its references are never dropped, and nobody claims it but by taking it
-    // from the queue.
+    // A FrameGrant's: its references are never dropped (the frame owns it).
     Grant(const StateBase::Ops* ops, TaskBase* task) noexcept
         : State<T>(ops, 2, StateBase::k_grant), m_frame_task(task) {}
 
@@ -93,17 +100,30 @@ private:
     static constexpr StateBase::Ops k_ops{&destroy, Cancel, nullptr};
 };
 
-// The FIFO of waits of one primitive; every member function runs under the primitive's lock. It
-// holds one reference per wait. Waits that were cancelled or whose every handle is gone are
-// dropped as they come up, and swept in bulk when the queue has doubled, so that waiters that
-// time out over and over do not grow it without bound.
+// Completes the grants of a list linked through m_next (made under the primitive's lock, and
+// completed outside it: completing resumes or wakes a waiter), dropping the queue's references.
+template <class G>
+void complete_all(G* g) noexcept {
+    while (g) {
+        G* next = g->m_next;
+        g->finish();
+        g = next;
+    }
+}
+
+// The FIFO of waits of one primitive; every member function runs under the primitive's lock,
+// except close(), which takes it, and the destructor. It holds one reference per wait. Waits that
+// were cancelled or whose every handle is gone are dropped as they come up, and swept in bulk when
+// the queue has doubled, so that waiters that time out over and over do not grow it without bound.
 template <class G>
 class GrantQueue {
 public:
     GrantQueue() = default;
     GrantQueue(const GrantQueue&) = delete;
     GrantQueue& operator=(const GrantQueue&) = delete;
-    ~GrantQueue() { fail_all("unsync: the primitive was destroyed"); }
+    // Fails the waits left, without the lock: enough for a primitive whose cancellers never touch
+    // the queue. One with FrameGrants has closed it already.
+    ~GrantQueue() { complete_all(fail_all()); }
 
     // May hold only dead waits: a claim_next() that finds none says so.
     bool empty() const noexcept { return m_head == nullptr; }
@@ -123,9 +143,13 @@ public:
     G* claim_next() noexcept {
         while (G* g = m_head) {
             unlink_head();
-            // A FrameGrant is claimed by being taken out: its canceller takes it out too.
-            if (g->m_frame_task)
-                return g;
+            if (g->m_frame_task) {
+                if (g->try_claim())
+                    return g;
+                // Its canceller claimed it and comes to withdraw() it: counted until then.
+                ++m_withdrawing;
+                continue;
+            }
             // Only the queue's reference left: nobody would read a grant.
             if (g->use_count() > 1 && g->try_claim())
                 return g;
@@ -134,8 +158,9 @@ public:
         return nullptr;
     }
 
-    // Takes a FrameGrant out of the queue; false when a granter already took it.
-    bool remove(G* g) noexcept {
+    // A FrameGrant's canceller, once it has claimed the wait: takes it out of the queue, or, if
+    // claim_next() already did, tells close() that this canceller is done with the primitive.
+    void withdraw(G* g) noexcept {
         G* prev = nullptr;
         for (G* p = m_head; p; prev = p, p = p->m_next) {
             if (p == g) {
@@ -144,10 +169,10 @@ public:
                     m_tail = prev;
                 g->m_next = nullptr;
                 --m_size;
-                return true;
+                return;
             }
         }
-        return false;
+        --m_withdrawing;
     }
 
     // The live waits, after dropping the dead ones.
@@ -156,16 +181,42 @@ public:
         return m_size;
     }
 
-    // Completes every wait still live with invalid_state_error (a primitive destroyed with
-    // waiters: a clear error for each, never a hang).
-    void fail_all(const char* why) noexcept {
-        while (G* g = claim_next()) {
-            g->set_error(std::make_exception_ptr(invalid_state_error(why)));
-            g->finish();
+    // For the destructor of a primitive with FrameGrants, whose cancellers take `lock` after
+    // their claim: fails every wait still live with invalid_state_error (a clear error for each,
+    // never a hang), then waits, letting go of the lock meanwhile, until each canceller that
+    // claimed a wait has withdrawn it. Their unlock is their last touch of the primitive, so it
+    // may go once this returns. On the loop thread no canceller can be on its way (they run
+    // there), so this never waits for itself.
+    template <class Lock>
+    void close(Lock& lock) noexcept {
+        lock.lock();
+        G* failed = fail_all();
+        Backoff backoff;
+        while (m_withdrawing != 0) {
+            lock.unlock();
+            backoff.pause();
+            lock.lock();
         }
+        lock.unlock();
+        complete_all(failed);
     }
 
 private:
+    // Claims every wait still live and sets its error; returns them linked in order, to be
+    // completed outside the lock.
+    G* fail_all() noexcept {
+        G* failed = nullptr;
+        G** tail = &failed;
+        while (G* g = claim_next()) {
+            g->set_error(std::make_exception_ptr(
+                invalid_state_error("unsync: the primitive was destroyed")));
+            g->m_next = nullptr;
+            *tail = g;
+            tail = &g->m_next;
+        }
+        return failed;
+    }
+
     void unlink_head() noexcept {
         m_head = m_head->m_next;
         if (!m_head)
@@ -199,14 +250,20 @@ private:
     G* m_tail = nullptr;
     std::size_t m_size = 0;
     std::size_t m_sweep_at = k_min_sweep;
+    // FrameGrants taken out by claim_next() that their cancellers have yet to withdraw().
+    std::size_t m_withdrawing = 0;
 };
 
 // `co_await primitive`'s wait, kept in the coroutine's frame (in its TakeAwaiter) instead of a
 // Grant of its own: queued with the primitive's other waits, it is granted by scheduling the task,
-// with no future, no waiter list and no atomic operation on it (it is claimed by being taken out
-// of the queue, under the primitive's lock). Only the loop cancels it, for the task's cancellation
-// or at shutdown, by taking it out of the queue: one already taken out is being granted, and the
-// task waits for that, as for any grant under way. G: the primitive's Grant type.
+// with no future, no waiter list and one atomic operation on it, the claim. Only the loop cancels
+// it, for the task's cancellation or at shutdown. The claim decides, as for any wait: a canceller
+// that loses it leaves a grant under way (or the failure of a destroyed primitive), which the task
+// waits for; one that wins withdraws the wait from the queue under the primitive's lock before
+// completing it, as the queue must not keep a wait whose frame may go. That lock is the last the
+// canceller sees of the primitive, and GrantQueue::close() waits for it. The frame itself outlives
+// the cancel: the task is suspended, and only the loop thread, busy cancelling, could resume it.
+// G: the primitive's Grant type.
 template <class G, class Primitive>
 class FrameGrant final : public G {
 public:
@@ -221,8 +278,13 @@ public:
 private:
     static bool cancel(StateBase* s) noexcept {
         auto* g = static_cast<FrameGrant*>(static_cast<State<typename G::Value>*>(s));
-        if (!g->m_primitive->withdraw(g))
+        if (!g->try_claim())
             return false;
+        {
+            Primitive& p = *g->m_primitive;
+            std::lock_guard guard(p.m_lock);
+            p.m_waiters.withdraw(g);
+        }
         g->set_error(make_cancelled("unsync: cancelled"));
         g->finish();
         return true;
@@ -237,8 +299,9 @@ private:
 // `co_await primitive`: what is free is taken at once, with no wait at all; otherwise the
 // coroutine queues a FrameGrant and suspends until it is granted or cancelled (a grant made before
 // the cancellation took effect is returned, as `co_await` of a primitive's future does). Primitive
-// gives take_now() -> std::optional<T>, queue_in_frame(G*) (false: taken at once after all, the
-// value is in the wait) and withdraw(G*), names its Grant type Wait, and befriends this class.
+// gives take_now() -> std::optional<T> and queue_in_frame(G*) (false: taken at once after all, the
+// value is in the wait), names its Grant type Wait, keeps its waits in a GrantQueue m_waiters
+// under a lock m_lock and closes it in its destructor, and befriends this class and FrameGrant.
 template <class T, class Primitive>
 class TakeAwaiter {
 public:
@@ -327,17 +390,6 @@ std::optional<T> take_when_granted(Grant<T, E, C>* g,
     if (!wait_granted(*g, deadline))
         return std::nullopt;
     return std::move(wait).result();
-}
-
-// Completes the grants of a list linked through m_next (made under the primitive's lock, and
-// completed outside it: completing resumes or wakes a waiter), dropping the queue's references.
-template <class G>
-void complete_all(G* g) noexcept {
-    while (g) {
-        G* next = g->m_next;
-        g->finish();
-        g = next;
-    }
 }
 
 }  // namespace unsync::detail
