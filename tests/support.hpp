@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -269,6 +270,47 @@ void race_rounds(int rounds, std::chrono::nanoseconds spread, Prepare prepare, M
         }
     }
     other.join();
+}
+
+// A plain thread destroys a primitive while four coroutines wait on it (wait(p, granted) starts
+// one) and the loop cancels them at the same moment. Each wait fails with cancelled_error or
+// invalid_state_error, whichever came first; nothing is granted, touches the freed primitive or
+// hangs. make() gives a primitive on which a wait waits.
+template <class Make, class Wait>
+void destroy_as_the_loop_cancels(Make make, Wait wait) {
+    const int rounds = kSanitized ? 3000 : 10000;
+    decltype(make()) primitive;
+    std::vector<unsync::Unfuture<int>> waiting(4);
+    std::atomic<int> granted{0};
+    int cancelled = 0;
+    int destroyed = 0;
+    race_rounds(
+        rounds, std::chrono::microseconds(4),
+        [&](int) {
+            primitive = make();
+            for (auto& w : waiting)
+                w = wait(*primitive, granted);
+            loop_turns(1);  // each waits in co_await
+        },
+        [&](int) { primitive.reset(); },
+        [&](int) {
+            for (auto& w : waiting)
+                w.cancel();
+        },
+        [&](int i) {
+            for (auto& w : waiting) {
+                try {
+                    (void)w.result(kWait);
+                    ADD_FAILURE() << "round " << i << ": granted by a destroyed primitive";
+                } catch (const unsync::cancelled_error&) {
+                    ++cancelled;
+                } catch (const unsync::invalid_state_error&) {
+                    ++destroyed;
+                }
+            }
+        });
+    EXPECT_EQ(granted.load(), 0);
+    std::printf("cancelled %d times, failed by the destructor %d times\n", cancelled, destroyed);
 }
 
 // Polls pred (the thing itself) with short pauses until it holds; false after `limit`. For state

@@ -86,12 +86,6 @@ TEST(Barrier, AWaitThatLeavesIsNotCounted) {
     EXPECT_EQ(c.result(kWait), 1u);
 }
 
-// Spins until `counter` reaches `at_least`; the two sides of a race start within nanoseconds.
-void spin_until_at_least(const std::atomic<int>& counter, int at_least) {
-    while (counter.load(std::memory_order_acquire) < at_least) {
-    }
-}
-
 // The waits of a round, all but the last party's, are cancelled (the latest first) by another
 // thread while the last party arrives. Each wait either left the round before it filled (then
 // the arrival waits for another party) or passed with it; the round is never released short.
@@ -100,58 +94,42 @@ void cancel_as_the_last_party_arrives(std::size_t parties) {
     std::unique_ptr<Barrier> b;
     std::vector<Unfuture<std::size_t>> waits(parties - 1);
     std::vector<char> cancelled(parties - 1);
-    std::atomic<int> published{0};  // iterations whose barrier and waits are ready
-    std::atomic<int> arrived{0};    // both sides, each iteration
-    std::atomic<int> finished{0};   // iterations whose cancel() calls returned
-    std::thread canceller([&] {
-        for (int i = 1; i <= iterations; ++i) {
-            spin_until_at_least(published, i);
-            if (!b)
-                return;  // the test stopped at a failure
-            arrived.fetch_add(1, std::memory_order_acq_rel);
-            spin_until_at_least(arrived, 2 * i);
-            for (std::size_t w = waits.size(); w-- > 0;)
-                cancelled[w] = waits[w].cancel();
-            finished.store(i, std::memory_order_release);
-        }
-    });
+    Unfuture<std::size_t> last;
     int left = 0;
     int passed = 0;
-    for (int i = 1; i <= iterations; ++i) {
-        b = std::make_unique<Barrier>(parties);
-        for (auto& w : waits)
-            w = b->wait_async();
-        published.store(i, std::memory_order_release);
-        arrived.fetch_add(1, std::memory_order_acq_rel);
-        spin_until_at_least(arrived, 2 * i);
-        Unfuture<std::size_t> last = b->wait_async();
-        spin_until_at_least(finished, i);
-        // A round with a cancelled wait cannot fill, and then the others are cancelled too.
-        const bool round_left = std::count(cancelled.begin(), cancelled.end(), 1) > 0;
-        for (std::size_t w = 0; w < waits.size(); ++w) {
-            if (round_left) {
-                EXPECT_TRUE(cancelled[w]) << "iteration " << i << ", wait " << w;
-                EXPECT_THROW((void)waits[w].result(kWait), unsync::cancelled_error);
-            } else {
-                EXPECT_EQ(waits[w].result(kWait), w) << "iteration " << i;
+    unsync_test::race_rounds(
+        iterations, std::chrono::nanoseconds(0),
+        [&](int) {
+            b = std::make_unique<Barrier>(parties);
+            for (auto& w : waits)
+                w = b->wait_async();
+        },
+        [&](int) { last = b->wait_async(); },
+        [&](int) {
+            for (std::size_t w = waits.size(); w-- > 0;)
+                cancelled[w] = waits[w].cancel();
+        },
+        [&](int i) {
+            // A round with a cancelled wait cannot fill, and then the others are cancelled too.
+            const bool round_left = std::count(cancelled.begin(), cancelled.end(), 1) > 0;
+            for (std::size_t w = 0; w < waits.size(); ++w) {
+                if (round_left) {
+                    EXPECT_TRUE(cancelled[w]) << "iteration " << i << ", wait " << w;
+                    EXPECT_THROW((void)waits[w].result(kWait), unsync::cancelled_error);
+                } else {
+                    EXPECT_EQ(waits[w].result(kWait), w) << "iteration " << i;
+                }
             }
-        }
-        if (round_left) {
-            ++left;
-            EXPECT_FALSE(last.done()) << "iteration " << i << ": the round filled without "
-                                      << "the cancelled waits, index " << last.result();
-            EXPECT_EQ(b->n_waiting(), 1u) << "iteration " << i;
-        } else {
-            ++passed;
-            EXPECT_EQ(last.result(kWait), parties - 1) << "iteration " << i;
-        }
-        if (::testing::Test::HasFailure()) {
-            b.reset();
-            published.store(i + 1, std::memory_order_release);
-            break;
-        }
-    }
-    canceller.join();
+            if (round_left) {
+                ++left;
+                EXPECT_FALSE(last.done()) << "iteration " << i << ": the round filled without "
+                                          << "the cancelled waits, index " << last.result();
+                EXPECT_EQ(b->n_waiting(), 1u) << "iteration " << i;
+            } else {
+                ++passed;
+                EXPECT_EQ(last.result(kWait), parties - 1) << "iteration " << i;
+            }
+        });
     std::printf("%zu parties: the round was left %d times, filled %d times\n", parties, left,
                 passed);
 }

@@ -5,7 +5,6 @@
 #include "support.hpp"
 
 #include <atomic>
-#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -294,40 +293,13 @@ TEST(Mutex, DestroyedWithWaitersFailsThemClearly) {
 // invalid_state_error, whichever came first; the loop's cancellation never touches the freed
 // mutex, and nothing hangs.
 TEST(Mutex, DestroyedAsTheLoopCancelsACoAwaitWaitFailsItClearly) {
-    const int rounds = kSanitized ? 3000 : 10000;
-    std::unique_ptr<Mutex> m;
-    std::vector<Unfuture<int>> waiting(4);
-    std::atomic<int> granted{0};
-    int cancelled = 0;
-    int destroyed = 0;
-    unsync_test::race_rounds(
-        rounds, std::chrono::microseconds(4),
-        [&](int) {
-            m = std::make_unique<Mutex>();
-            m->lock();
-            for (auto& w : waiting)
-                w = await_and_count(*m, granted);
-            unsync_test::loop_turns(1);  // each waits in co_await
+    unsync_test::destroy_as_the_loop_cancels(
+        [] {
+            auto m = std::make_unique<Mutex>();
+            m->lock();  // waiters need it held; the destructor fails them
+            return m;
         },
-        [&](int) { m.reset(); },
-        [&](int) {
-            for (auto& w : waiting)
-                w.cancel();
-        },
-        [&](int i) {
-            for (auto& w : waiting) {
-                try {
-                    (void)w.result(kWait);
-                    ADD_FAILURE() << "round " << i << ": granted by a destroyed mutex";
-                } catch (const unsync::cancelled_error&) {
-                    ++cancelled;
-                } catch (const unsync::invalid_state_error&) {
-                    ++destroyed;
-                }
-            }
-        });
-    EXPECT_EQ(granted.load(), 0);
-    std::printf("cancelled %d times, failed by the destructor %d times\n", cancelled, destroyed);
+        [](Mutex& m, std::atomic<int>& granted) { return await_and_count(m, granted); });
 }
 
 }  // namespace

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdio>
 #include <memory>
 #include <stdexcept>
 #include <thread>
@@ -219,39 +218,9 @@ TEST(Semaphore, DestroyedWithWaitersFailsThemClearly) {
 // As Mutex's test of the same name: a plain thread destroys a semaphore while coroutines wait in
 // `co_await s` and the loop cancels them at the same moment.
 TEST(Semaphore, DestroyedAsTheLoopCancelsACoAwaitWaitFailsItClearly) {
-    const int rounds = kSanitized ? 3000 : 10000;
-    std::unique_ptr<Semaphore> s;
-    std::vector<Unfuture<int>> waiting(4);
-    std::atomic<int> granted{0};
-    int cancelled = 0;
-    int destroyed = 0;
-    unsync_test::race_rounds(
-        rounds, std::chrono::microseconds(4),
-        [&](int) {
-            s = std::make_unique<Semaphore>(0);
-            for (auto& w : waiting)
-                w = hold_one(*s, granted, true);
-            unsync_test::loop_turns(1);  // each waits in co_await
-        },
-        [&](int) { s.reset(); },
-        [&](int) {
-            for (auto& w : waiting)
-                w.cancel();
-        },
-        [&](int i) {
-            for (auto& w : waiting) {
-                try {
-                    (void)w.result(kWait);
-                    ADD_FAILURE() << "round " << i << ": granted by a destroyed semaphore";
-                } catch (const unsync::cancelled_error&) {
-                    ++cancelled;
-                } catch (const unsync::invalid_state_error&) {
-                    ++destroyed;
-                }
-            }
-        });
-    EXPECT_EQ(granted.load(), 0);
-    std::printf("cancelled %d times, failed by the destructor %d times\n", cancelled, destroyed);
+    unsync_test::destroy_as_the_loop_cancels(
+        [] { return std::make_unique<Semaphore>(0); },
+        [](Semaphore& s, std::atomic<int>& granted) { return hold_one(s, granted, true); });
 }
 
 }  // namespace
