@@ -353,25 +353,43 @@ void BM_Semaphore_AwaitUncontended_OnLoop(benchmark::State& st) {
 }
 BENCHMARK(BM_Semaphore_AwaitUncontended_OnLoop)->UseRealTime();
 
-// Items from a plain thread to a coroutine through a Queue<int> of capacity 1024.
+// Items from a plain thread to a coroutine through a Queue<int> of capacity 1024, popped with
+// `co_await q.pop_async()` (a future per item) or `co_await q` (a wait kept in the frame).
 unsync::Unfuture<long> queue_consumer(unsync::Queue<int>& q, long n) {
     long sum = 0;
     for (long i = 0; i < n; ++i)
         sum += co_await q.pop_async();
     co_return sum;
 }
-void BM_Queue_ThreadToCoroutine(benchmark::State& st) {
+unsync::Unfuture<long> queue_awaiting_consumer(unsync::Queue<int>& q, long n) {
+    long sum = 0;
+    for (long i = 0; i < n; ++i)
+        sum += co_await q;
+    co_return sum;
+}
+template <unsync::Unfuture<long> (*Consumer)(unsync::Queue<int>&, long)>
+void queue_thread_to_coroutine(benchmark::State& st) {
     const long n = st.range(0);
     for (auto _ : st) {
         unsync::Queue<int> q(1024);
-        auto consumer = queue_consumer(q, n);
+        auto consumer = Consumer(q, n);
         for (long i = 0; i < n; ++i)
             q.push(static_cast<int>(i));
         benchmark::DoNotOptimize(consumer.result());
     }
     st.SetItemsProcessed(st.iterations() * n);
 }
+void BM_Queue_ThreadToCoroutine(benchmark::State& st) {
+    queue_thread_to_coroutine<&queue_consumer>(st);
+}
 BENCHMARK(BM_Queue_ThreadToCoroutine)->Arg(1000000)->UseRealTime()->Unit(benchmark::kMillisecond);
+void BM_Queue_ThreadToAwaitingCoroutine(benchmark::State& st) {
+    queue_thread_to_coroutine<&queue_awaiting_consumer>(st);
+}
+BENCHMARK(BM_Queue_ThreadToAwaitingCoroutine)
+    ->Arg(1000000)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 // The baseline: a std::deque under std::mutex + std::condition_variable, thread to thread.
 void BM_Baseline_StdQueue_ThreadToThread(benchmark::State& st) {

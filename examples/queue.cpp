@@ -20,7 +20,7 @@ unsync::Unfuture<int> count_words(unsync::Queue<std::string>& lines) {
     int words = 0;
     try {
         for (;;) {
-            std::istringstream line(co_await lines.pop_async());
+            std::istringstream line(co_await lines);
             for (std::string word; line >> word;)
                 ++words;
         }

@@ -18,13 +18,23 @@ using unsync::Unfuture;
 using unsync_test::kSanitized;
 using unsync_test::kWait;
 
-Unfuture<long> sum_until_closed(Queue<int>& q, int& count) {
+// How a coroutine pops: `co_await q.pop_async()`, or `co_await q` (a wait kept in its frame).
+enum class Pop { future, in_frame };
+
+template <class T>
+Unfuture<T> pop_with(Queue<T>& q, Pop how) {
+    if (how == Pop::in_frame)
+        co_return co_await q;
+    co_return co_await q.pop_async();
+}
+
+Unfuture<long> sum_until_closed(Queue<int>& q, int& count, Pop how = Pop::future) {
     long sum = 0;
     int last = -1;
     for (;;) {
         int v = 0;
         try {
-            v = co_await q.pop_async();
+            v = how == Pop::in_frame ? co_await q : co_await q.pop_async();
         } catch (const unsync::closed_error&) {
             co_return sum;
         }
@@ -41,15 +51,15 @@ Unfuture<void> push_range(Queue<int>& q, int from, int to) {
         co_await q.push_async(i);
 }
 
-Unfuture<int> pop_one(Queue<int>& q) {
-    co_return co_await q.pop_async();
+Unfuture<int> pop_one(Queue<int>& q, Pop how = Pop::future) {
+    return pop_with(q, how);
 }
 
-TEST(Queue, AThreadFeedsACoroutineInOrderWithBackPressure) {
+void feed_a_coroutine(Pop how) {
     Queue<int> q(8);
     const int n = kSanitized ? 20000 : 100000;
     int count = 0;
-    auto consumer = sum_until_closed(q, count);
+    auto consumer = sum_until_closed(q, count, how);
     std::thread producer([&] {
         for (int i = 0; i < n; ++i)
             q.push(i);
@@ -58,6 +68,14 @@ TEST(Queue, AThreadFeedsACoroutineInOrderWithBackPressure) {
     EXPECT_EQ(consumer.result(kWait), static_cast<long>(n) * (n - 1) / 2);
     producer.join();
     EXPECT_EQ(count, n);
+}
+
+TEST(Queue, AThreadFeedsACoroutineInOrderWithBackPressure) {
+    feed_a_coroutine(Pop::future);
+}
+
+TEST(Queue, AThreadFeedsACoroutineThatAwaitsTheQueueItself) {
+    feed_a_coroutine(Pop::in_frame);
 }
 
 TEST(Queue, ACoroutineFeedsAThread) {
@@ -108,10 +126,13 @@ TEST(Queue, CloseDrainsThenEnds) {
 TEST(Queue, CloseEndsWaitingPops) {
     Queue<int> q;
     auto a = pop_one(q);
+    auto b = pop_one(q, Pop::in_frame);
     unsync_test::loop_turns();
     std::thread t([&] { EXPECT_THROW((void)q.pop(), unsync::closed_error); });
     q.close();
     EXPECT_THROW((void)a.result(kWait), unsync::closed_error);
+    EXPECT_THROW((void)b.result(kWait), unsync::closed_error);
+    EXPECT_THROW((void)pop_one(q, Pop::in_frame).result(kWait), unsync::closed_error);
     t.join();
 }
 
@@ -139,17 +160,22 @@ TEST(Queue, MoveOnlyItemsPassThroughCoroutines) {
     std::unique_ptr<int> p = q.pop_async().result(kWait);
     ASSERT_TRUE(p);
     EXPECT_EQ(*p, 7);
+    auto awaited = pop_with(q, Pop::in_frame);
+    q.push(std::make_unique<int>(8));
+    p = std::move(awaited).result(kWait);
+    ASSERT_TRUE(p);
+    EXPECT_EQ(*p, 8);
 }
 
 // A pop cancelled while an item is handed to it: the item is either returned by that pop or
 // still in the queue, never lost.
-TEST(Queue, NoItemIsLostWhenPopsAreCancelledAsItemsArrive) {
+void no_item_lost_when_pops_are_cancelled(Pop how) {
     const int iterations = kSanitized ? 3000 : 10000;
     Queue<int> q;
     long received = 0;
     int cancelled = 0;
     for (int i = 0; i < iterations; ++i) {
-        auto pop = pop_one(q);
+        auto pop = pop_one(q, how);
         if (i % 2 == 0) {
             pop.cancel();
             q.push(i);
@@ -172,6 +198,14 @@ TEST(Queue, NoItemIsLostWhenPopsAreCancelledAsItemsArrive) {
     EXPECT_GT(cancelled, 0);
 }
 
+TEST(Queue, NoItemIsLostWhenPopsAreCancelledAsItemsArrive) {
+    no_item_lost_when_pops_are_cancelled(Pop::future);
+}
+
+TEST(Queue, NoItemIsLostWhenCoAwaitPopsAreCancelledAsItemsArrive) {
+    no_item_lost_when_pops_are_cancelled(Pop::in_frame);
+}
+
 TEST(Queue, WaitForAPopTimesOutWithoutLosingALaterItem) {
     Queue<int> q;
     EXPECT_THROW((void)unsync::wait_for(q.pop_async(), std::chrono::milliseconds(10)).result(kWait),
@@ -185,6 +219,17 @@ TEST(Queue, DestroyedWithWaitersFailsThemClearly) {
     auto waiting = q->pop_async();
     q.reset();
     EXPECT_THROW((void)waiting.result(kWait), unsync::invalid_state_error);
+}
+
+// As Mutex's test of the same name, with coroutines waiting in `co_await q` on an empty queue.
+TEST(Queue, DestroyedAsTheLoopCancelsACoAwaitWaitFailsItClearly) {
+    unsync_test::destroy_as_the_loop_cancels(
+        [] { return std::make_unique<Queue<int>>(); },
+        [](Queue<int>& q, std::atomic<int>& granted) -> Unfuture<int> {
+            int v = co_await q;
+            granted.fetch_add(1);
+            co_return v;
+        });
 }
 
 TEST(Queue, ACapacityOfZeroIsRefused) {

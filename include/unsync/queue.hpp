@@ -29,7 +29,7 @@ namespace unsync {
 /// @code
 /// unsync::Queue<std::string> lines(64);
 /// lines.push(std::move(line));                       // a thread: blocks while 64 wait
-/// std::string next = co_await lines.pop_async();     // a coroutine
+/// std::string next = co_await lines;                 // a coroutine
 /// lines.close();                                     // pops end with closed_error when drained
 /// @endcode
 /// @tparam T the item type: a movable, non-const object type, possibly move-only.
@@ -52,8 +52,9 @@ public:
     Queue(const Queue&) = delete;
     Queue& operator=(const Queue&) = delete;
     /// Fails the waits left with invalid_state_error, and destroys the items left.
-    // The destructors of the wait queues fail the waits.
-    ~Queue() = default;
+    // Waiting pops may be kept in coroutine frames, whose cancellers take m_lock: see
+    // GrantQueue::close(). Waiting pushes are failed by their queue's destructor.
+    ~Queue() { m_waiters.close(m_lock); }
 
     /// Pushes `item`, for a coroutine (or any code that takes an Unfuture): done once the item
     /// is in, at once while there is room.
@@ -63,7 +64,7 @@ public:
     /// drops its item; a close() meanwhile does not (the item still goes in).
     /// @throws closed_error at once (not through the future) when the queue is closed.
     Unfuture<void> push_async(T item) {
-        std::unique_lock lock(m_mutex);
+        std::unique_lock lock(m_lock);
         if (!put(lock, item)) {
             auto* g = new PushGrant(std::move(item));
             m_pushers.push(g);
@@ -81,15 +82,22 @@ public:
     /// @return a future of the item; it fails with closed_error once the queue is closed and
     ///         drained.
     Unfuture<T> pop_async() {
-        std::unique_lock lock(m_mutex);
+        std::unique_lock lock(m_lock);
         if (std::optional<T> item = take(lock))
             return PopGrant::ready(std::move(*item));
         if (m_closed)
             return closed_pop();
         auto* g = new PopGrant();
-        m_poppers.push(g);
+        m_waiters.push(g);
         return detail::adopt_state<T>(g);
     }
+
+    /// `auto item = co_await q;` in an unsync coroutine: the fastest form of pop_async(); it
+    /// never allocates. An item is taken at once when there is one; otherwise the coroutine waits
+    /// for one as with `co_await q.pop_async()` (cancellation and closing included), in a wait
+    /// kept in its frame.
+    /// @return an awaitable that gives the item.
+    auto operator co_await() noexcept { return detail::TakeAwaiter<T, Queue>(*this); }
 
     /// Pushes `item`, blocking the calling thread while the queue is full.
     /// @throws closed_error when the queue is closed.
@@ -123,7 +131,7 @@ public:
     /// @return whether the item was pushed.
     /// @throws closed_error when the queue is closed.
     bool try_push(T& item) {
-        std::unique_lock lock(m_mutex);
+        std::unique_lock lock(m_lock);
         return put(lock, item);
     }
     /// As try_push(T&), for an rvalue, which is not moved from either when the queue is full.
@@ -132,7 +140,7 @@ public:
     /// @return the item, or `std::nullopt` when the queue is empty (closed or not: see
     ///         closed()).
     std::optional<T> try_pop() {
-        std::unique_lock lock(m_mutex);
+        std::unique_lock lock(m_lock);
         return take(lock);
     }
 
@@ -142,10 +150,10 @@ public:
     void close() {
         PopGrant* failed = nullptr;
         {
-            std::lock_guard lock(m_mutex);
+            std::lock_guard lock(m_lock);
             m_closed = true;
             // Pops wait only on an empty queue: there is nothing more for them.
-            while (PopGrant* g = m_poppers.claim_next()) {
+            while (PopGrant* g = m_waiters.claim_next()) {
                 g->set_error(closed_error_ptr());
                 g->m_next = failed;
                 failed = g;
@@ -155,12 +163,12 @@ public:
     }
     /// Whether close() was called (items may be left to pop).
     bool closed() const {
-        std::lock_guard lock(m_mutex);
+        std::lock_guard lock(m_lock);
         return m_closed;
     }
     /// The items in the queue now, not counting those of pushes that wait; a snapshot.
     std::size_t size() const {
-        std::lock_guard lock(m_mutex);
+        std::lock_guard lock(m_lock);
         return m_items.size();
     }
     /// The most items the queue holds (#unbounded: no limit).
@@ -175,11 +183,39 @@ private:
     }
     static Unfuture<T> closed_pop() { return PopGrant::ready_error(closed_error_ptr()); }
 
+    using Wait = PopGrant;
+    friend class detail::TakeAwaiter<T, Queue>;
+    friend class detail::FrameGrant<PopGrant, Queue>;
+    std::optional<T> take_now() {
+        std::unique_lock lock(m_lock);
+        return take(lock);
+    }
+    // For a FrameGrant: queues it, or completes it at once (false) with an item pushed meanwhile,
+    // or with closed_error.
+    bool queue_in_frame(PopGrant* g) noexcept {
+        std::unique_lock lock(m_lock);
+        try {
+            if (std::optional<T> item = take(lock)) {
+                g->set_value(std::move(*item));
+                return false;
+            }
+        } catch (...) {
+            g->set_error(std::current_exception());
+            return false;
+        }
+        if (m_closed) {
+            g->set_error(closed_error_ptr());
+            return false;
+        }
+        m_waiters.push(g);
+        return true;
+    }
+
     // Under the lock, which it drops when it hands the item to a waiting pop. False when full.
     bool put(std::unique_lock<std::mutex>& lock, T& item) {
         if (m_closed)
             throw closed_error("unsync: push into a closed Queue");
-        if (PopGrant* g = m_poppers.claim_next()) {
+        if (PopGrant* g = m_waiters.claim_next()) {
             // The queue is empty while pops wait: the item goes to the oldest.
             try {
                 g->set_value(std::move(item));
@@ -187,7 +223,7 @@ private:
                 g->set_error(std::current_exception());
             }
             lock.unlock();
-            g->complete(true);
+            g->finish();
             return true;
         }
         if (m_items.size() >= m_capacity)
@@ -211,7 +247,7 @@ private:
     }
 
     bool push_until(T& item, std::chrono::steady_clock::time_point deadline) {
-        std::unique_lock lock(m_mutex);
+        std::unique_lock lock(m_lock);
         if (put(lock, item))
             return true;
         lock.unlock();
@@ -232,7 +268,7 @@ private:
     }
     std::optional<T> pop_until(std::chrono::steady_clock::time_point deadline) {
         {
-            std::unique_lock lock(m_mutex);
+            std::unique_lock lock(m_lock);
             if (std::optional<T> item = take(lock))
                 return item;
             if (m_closed)
@@ -245,12 +281,13 @@ private:
         return std::optional<T>(std::move(wait).result());
     }
 
-    mutable std::mutex m_mutex;  // guards everything below
+    // m_lock and m_waiters (the waiting pops) are the names FrameGrant reaches.
+    mutable std::mutex m_lock;  // guards everything below
     std::deque<T> m_items;
     const std::size_t m_capacity;
     bool m_closed = false;
     detail::GrantQueue<PushGrant> m_pushers;
-    detail::GrantQueue<PopGrant> m_poppers;
+    detail::GrantQueue<PopGrant> m_waiters;
 };
 
 }  // namespace unsync
