@@ -269,20 +269,15 @@ unsync::Unfuture<void> mutex_taker(unsync::Mutex& m, long turns) {
         co_await unsync::sleep(std::chrono::nanoseconds(0));
     }
 }
-// The same through `co_await m`, whose wait is kept in the coroutine's frame.
+// The same through `co_await m`, whose wait is kept in the coroutine's frame. With
+// YieldEveryTurn false only the first turn holds the lock across a sleep(0), which makes the
+// other coroutine queue; from then on each unlock hands the lock over and the relock queues
+// behind the new holder, so every later turn is one handover and nothing else.
+template <bool YieldEveryTurn>
 unsync::Unfuture<void> mutex_awaiting_taker(unsync::Mutex& m, long turns) {
     for (long i = 0; i < turns; ++i) {
         auto lock = co_await m;
-        co_await unsync::sleep(std::chrono::nanoseconds(0));
-    }
-}
-// Only the first turn holds the lock across a sleep(0), which makes the other coroutine queue;
-// from then on each unlock hands the lock over and the relock queues behind the new holder, so
-// every later turn is one handover and nothing else.
-unsync::Unfuture<void> mutex_handing_taker(unsync::Mutex& m, long turns) {
-    for (long i = 0; i < turns; ++i) {
-        auto lock = co_await m;
-        if (i == 0)
+        if (YieldEveryTurn || i == 0)
             co_await unsync::sleep(std::chrono::nanoseconds(0));
     }
 }
@@ -303,11 +298,11 @@ void BM_Mutex_Handover_OnLoop(benchmark::State& st) {
 }
 BENCHMARK(BM_Mutex_Handover_OnLoop)->UseRealTime()->Unit(benchmark::kMillisecond);
 void BM_Mutex_AwaitHandover_OnLoop(benchmark::State& st) {
-    handover_on_loop<&mutex_awaiting_taker>(st);
+    handover_on_loop<&mutex_awaiting_taker<true>>(st);
 }
 BENCHMARK(BM_Mutex_AwaitHandover_OnLoop)->UseRealTime()->Unit(benchmark::kMillisecond);
 void BM_Mutex_PureHandover_OnLoop(benchmark::State& st) {
-    handover_on_loop<&mutex_handing_taker>(st);
+    handover_on_loop<&mutex_awaiting_taker<false>>(st);
 }
 BENCHMARK(BM_Mutex_PureHandover_OnLoop)->UseRealTime()->Unit(benchmark::kMillisecond);
 
