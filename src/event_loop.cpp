@@ -157,11 +157,6 @@ struct detail::LoopImpl : detail::LoopCore {
             asio::post(io, [this] { wake_pending.store(false, std::memory_order_release); });
         }
     }
-    // A task about to run its first step joins the registry.
-    void start(TaskBase* t) noexcept {
-        t->m_started = true;
-        list(t);
-    }
 };
 
 struct detail::LoopAccess {
@@ -262,7 +257,14 @@ void detail::LoopImpl::run_task(TaskBase* t) noexcept {
             abandon(t);
             return;
         }
-        start(t);
+        t->m_started = true;
+        if (slow_step.count() == 0) {
+            first_step(t);
+            m_current = nullptr;
+            return;
+        }
+        // Debug mode times each step on its own: listed at once, as a task that suspends is.
+        list(t);
     }
     m_current = t;
     if (slow_step.count() == 0) {
