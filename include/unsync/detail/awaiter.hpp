@@ -35,7 +35,11 @@ constexpr bool copyable() {
 
 template <class T>
 T take_value(State<T>* s) {
-    if constexpr (copyable<T>()) {
+    // Copying a trivially copyable T is moving it: no need to look at who else reads it.
+    if constexpr (std::is_trivially_copy_constructible_v<T> &&
+                  std::is_trivially_move_constructible_v<T>) {
+        return s->value();
+    } else if constexpr (copyable<T>()) {
         if (s->readers() != 1)
             return s->value();
     }
